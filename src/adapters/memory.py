@@ -1,0 +1,174 @@
+"""In-memory repositories and unit of work: the fakes the unit tests run on.
+
+They obey the same contract suite as the SQLAlchemy repositories, so they cannot drift. Commit
+copies the staged state to the shared store; rollback throws the staged state away.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from passemarche.domain.application import Application
+from passemarche.domain.editor import AccessToken, Editor
+from passemarche.domain.idempotency import IdempotencyRecord
+from passemarche.domain.market import Market
+from passemarche.domain.siret import Siret
+from passemarche.services.unit_of_work import (
+    AbstractUnitOfWork,
+    AccessTokenRepository,
+    ApplicationRepository,
+    ConflictError,
+    EditorRepository,
+    IdempotencyRepository,
+    MarketRepository,
+)
+
+
+@dataclass
+class MemoryStore:
+    """The committed state, shared by every unit of work made on it."""
+
+    editors: dict[str, Editor] = field(default_factory=dict)
+    tokens: dict[str, AccessToken] = field(default_factory=dict)
+    markets: dict[str, Market] = field(default_factory=dict)
+    applications: dict[str, Application] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
+
+
+class MemoryEditorRepository(EditorRepository):
+    def __init__(self, rows: dict[str, Editor]) -> None:
+        self.rows = rows
+
+    def add(self, editor: Editor) -> None:
+        self.rows[editor.client_id] = editor
+
+    def get(self, client_id: str) -> Editor | None:
+        return self.rows.get(client_id)
+
+    def get_by_name(self, name: str) -> Editor | None:
+        return next((e for e in self.rows.values() if e.name == name), None)
+
+    def list(self) -> Sequence[Editor]:
+        return sorted(self.rows.values(), key=lambda e: e.name)
+
+
+class MemoryAccessTokenRepository(AccessTokenRepository):
+    def __init__(self, rows: dict[str, AccessToken]) -> None:
+        self.rows = rows
+
+    def add(self, token: AccessToken) -> None:
+        self.rows[token.token_hash] = token
+
+    def get(self, token_hash: str) -> AccessToken | None:
+        return self.rows.get(token_hash)
+
+    def usable_for(self, client_id: str, now: datetime) -> Sequence[AccessToken]:
+        return [t for t in self.rows.values() if t.client_id == client_id and t.is_usable(now)]
+
+
+class MemoryMarketRepository(MarketRepository):
+    def __init__(self, rows: dict[str, Market]) -> None:
+        self.rows = rows
+
+    def add(self, market: Market) -> None:
+        self.rows[market.identifier] = market
+
+    def get(self, identifier: str) -> Market | None:
+        return self.rows.get(identifier)
+
+
+class MemoryApplicationRepository(ApplicationRepository):
+    def __init__(self, rows: dict[str, Application]) -> None:
+        self.rows = rows
+
+    def add(self, application: Application) -> None:
+        self.rows[application.identifier] = application
+
+    def get(self, identifier: str) -> Application | None:
+        return self.rows.get(identifier)
+
+    def exists_for_siret(self, market_identifier: str, siret: Siret) -> bool:
+        return any(
+            a.market_identifier == market_identifier and a.siret == siret
+            for a in self.rows.values()
+        )
+
+
+class MemoryIdempotencyRepository(IdempotencyRepository):
+    def __init__(self, rows: dict[tuple[str, str], IdempotencyRecord]) -> None:
+        self.rows = rows
+
+    def get(self, client_id: str, key: str) -> IdempotencyRecord | None:
+        return self.rows.get((client_id, key))
+
+    def add(self, record: IdempotencyRecord) -> None:
+        self.rows[(record.client_id, record.key)] = record
+
+    def remove(self, record: IdempotencyRecord) -> None:
+        self.rows.pop((record.client_id, record.key), None)
+
+
+_TABLES = ("editors", "tokens", "markets", "applications", "idempotency")
+
+
+class MemoryUnitOfWork(AbstractUnitOfWork):
+    """Each `with` stages a private copy; commit merges what it changed into the shared store,
+    refusing (ConflictError) what a database's unique constraints would refuse, including rows
+    another unit of work committed in the meantime."""
+
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store if store is not None else MemoryStore()
+        self.commits = 0
+
+    def __enter__(self) -> MemoryUnitOfWork:
+        self._begin()
+        return self
+
+    def _begin(self) -> None:
+        self._staged = copy.deepcopy(self.store)
+        self._base = {name: set(getattr(self.store, name)) for name in _TABLES}
+        self.editors = MemoryEditorRepository(self._staged.editors)
+        self.tokens = MemoryAccessTokenRepository(self._staged.tokens)
+        self.markets = MemoryMarketRepository(self._staged.markets)
+        self.applications = MemoryApplicationRepository(self._staged.applications)
+        self.idempotency = MemoryIdempotencyRepository(self._staged.idempotency)
+
+    def commit(self) -> None:
+        merged = copy.deepcopy(self.store)
+        for name in _TABLES:
+            staged, current = getattr(self._staged, name), getattr(merged, name)
+            if (set(staged) - self._base[name]) & set(current):
+                self.rollback()
+                raise ConflictError(name)
+            for key in self._base[name] - set(staged):
+                current.pop(key, None)
+            current.update(copy.deepcopy(staged))
+        try:
+            _check_unique(merged)
+        except ConflictError:
+            self.rollback()
+            raise
+        for name in _TABLES:
+            setattr(self.store, name, getattr(merged, name))
+        self.commits += 1
+        self._begin()
+
+    def rollback(self) -> None:
+        self._begin()
+
+    def ping(self) -> None:
+        return None
+
+
+def _check_unique(store: MemoryStore) -> None:
+    names = [e.name for e in store.editors.values()]
+    if len(names) != len(set(names)):
+        raise ConflictError("editors.name")
+    pairs = [
+        (a.market_identifier, a.siret) for a in store.applications.values() if a.siret is not None
+    ]
+    if len(pairs) != len(set(pairs)):
+        raise ConflictError("applications.market_identifier, siret")

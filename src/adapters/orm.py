@@ -1,0 +1,194 @@
+"""SQLAlchemy tables and the imperative mapping of the domain entities onto them.
+
+The domain classes stay plain dataclasses; this module teaches SQLAlchemy how to persist them.
+Alembic owns the schema: `migrations/` must follow every change made here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from passemarche.domain.application import Application
+from passemarche.domain.clock import ensure_utc
+from passemarche.domain.editor import AccessToken, Editor
+from passemarche.domain.idempotency import IdempotencyRecord
+from passemarche.domain.market import Lot, Market
+from passemarche.domain.siret import Siret
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import registry, relationship
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class SiretType(TypeDecorator[Siret]):
+    impl = String(14)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Siret | None:
+        return None if value is None else Siret(value)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Always aware UTC in Python, whatever the database keeps (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else ensure_utc(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else ensure_utc(value)
+
+
+editors = Table(
+    "editors",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("client_secret_hash", String(64), nullable=False),
+    Column("authorized", Boolean, nullable=False, default=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("can_create_defense_markets", Boolean, nullable=False, default=False),
+    Column("webhook_url", Text),
+    Column("webhook_secret", String(128)),
+    Column("buyer_return_url", Text),
+    Column("candidate_return_url", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("client_id", String(64), ForeignKey("editors.client_id"), nullable=False, index=True),
+    Column("scope", String(255), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
+
+markets = Table(
+    "markets",
+    metadata,
+    Column("identifier", String(32), primary_key=True),
+    Column(
+        "editor_client_id",
+        String(64),
+        ForeignKey("editors.client_id"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(255), nullable=False),
+    Column("buyer_siret", SiretType, nullable=False),
+    Column("deadline", UtcDateTime, nullable=False),
+    Column("market_type_codes", JSON, nullable=False),
+    Column("lot_limit", Integer),
+    Column("provider_user_id", String(255)),
+    Column("status", String(16), nullable=False),
+    Column("field_keys", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("completed_at", UtcDateTime),
+    Column("webhook_status", String(16)),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    Column(
+        "market_identifier",
+        String(32),
+        ForeignKey("markets.identifier", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("number", Integer, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("cpv_code", String(10)),
+)
+
+applications = Table(
+    "applications",
+    metadata,
+    Column("identifier", String(32), primary_key=True),
+    Column(
+        "market_identifier",
+        String(32),
+        ForeignKey("markets.identifier"),
+        nullable=False,
+        index=True,
+    ),
+    Column(
+        "editor_client_id",
+        String(64),
+        ForeignKey("editors.client_id"),
+        nullable=False,
+        index=True,
+    ),
+    Column("siret", SiretType),
+    Column("provider_user_id", String(255)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("completed_at", UtcDateTime),
+    Column("webhook_status", String(16)),
+    UniqueConstraint("market_identifier", "siret", name="uq_applications_market_siret"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("client_id", String(64), ForeignKey("editors.client_id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("resource_identifier", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+mapper_registry = registry(metadata=metadata)
+_mapped = False
+
+
+def start_mappers() -> None:
+    """Map the domain classes once per process (mapping twice is an error)."""
+    global _mapped
+    if _mapped:
+        return
+    mapper_registry.map_imperatively(Editor, editors)
+    mapper_registry.map_imperatively(AccessToken, access_tokens)
+    mapper_registry.map_imperatively(Lot, lots)
+    mapper_registry.map_imperatively(
+        Market,
+        markets,
+        properties={
+            "lots": relationship(
+                Lot, order_by=lots.c.number, cascade="all, delete-orphan", lazy="selectin"
+            )
+        },
+    )
+    mapper_registry.map_imperatively(Application, applications)
+    mapper_registry.map_imperatively(IdempotencyRecord, idempotency_keys)
+    _mapped = True

@@ -1,0 +1,103 @@
+"""SQLAlchemy implementations of the repository contracts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from passemarche.domain.application import Application
+from passemarche.domain.editor import AccessToken, Editor
+from passemarche.domain.idempotency import IdempotencyRecord
+from passemarche.domain.market import Market
+from passemarche.domain.siret import Siret
+from passemarche.services.unit_of_work import (
+    AccessTokenRepository,
+    ApplicationRepository,
+    EditorRepository,
+    IdempotencyRepository,
+    MarketRepository,
+)
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+
+class SqlAlchemyEditorRepository(EditorRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, editor: Editor) -> None:
+        self.session.add(editor)
+
+    def get(self, client_id: str) -> Editor | None:
+        return self.session.get(Editor, client_id)
+
+    def get_by_name(self, name: str) -> Editor | None:
+        return self.session.scalars(select(Editor).filter_by(name=name)).first()
+
+    def list(self) -> Sequence[Editor]:
+        return self.session.scalars(select(Editor).order_by(Editor.name)).all()  # type: ignore[arg-type]
+
+
+class SqlAlchemyAccessTokenRepository(AccessTokenRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, token: AccessToken) -> None:
+        self.session.add(token)
+
+    def get(self, token_hash: str) -> AccessToken | None:
+        return self.session.get(AccessToken, token_hash)
+
+    def usable_for(self, client_id: str, now: datetime) -> Sequence[AccessToken]:
+        query = select(AccessToken).where(
+            AccessToken.client_id == client_id,  # type: ignore[arg-type]
+            AccessToken.revoked_at.is_(None),  # type: ignore[union-attr]
+            AccessToken.expires_at > now,  # type: ignore[arg-type,operator]
+        )
+        return self.session.scalars(query).all()
+
+
+class SqlAlchemyMarketRepository(MarketRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, market: Market) -> None:
+        self.session.add(market)
+
+    def get(self, identifier: str) -> Market | None:
+        return self.session.get(Market, identifier)
+
+
+class SqlAlchemyApplicationRepository(ApplicationRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, application: Application) -> None:
+        self.session.add(application)
+
+    def get(self, identifier: str) -> Application | None:
+        return self.session.get(Application, identifier)
+
+    def exists_for_siret(self, market_identifier: str, siret: Siret) -> bool:
+        query = select(
+            exists().where(
+                Application.market_identifier == market_identifier,  # type: ignore[arg-type]
+                Application.siret == siret,  # type: ignore[arg-type]
+            )
+        )
+        return bool(self.session.scalar(query))
+
+
+class SqlAlchemyIdempotencyRepository(IdempotencyRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, client_id: str, key: str) -> IdempotencyRecord | None:
+        return self.session.get(IdempotencyRecord, (client_id, key))
+
+    def add(self, record: IdempotencyRecord) -> None:
+        self.session.add(record)
+
+    def remove(self, record: IdempotencyRecord) -> None:
+        self.session.delete(record)
+        self.session.flush()

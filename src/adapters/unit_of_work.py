@@ -1,0 +1,56 @@
+"""The SQLAlchemy unit of work: one session per use case, committed once."""
+
+from __future__ import annotations
+
+from passemarche.adapters.repositories import (
+    SqlAlchemyAccessTokenRepository,
+    SqlAlchemyApplicationRepository,
+    SqlAlchemyEditorRepository,
+    SqlAlchemyIdempotencyRepository,
+    SqlAlchemyMarketRepository,
+)
+from passemarche.services.unit_of_work import AbstractUnitOfWork, ConflictError
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+        self.session: Session | None = None
+
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
+        self.session = self.session_factory()
+        self.editors = SqlAlchemyEditorRepository(self.session)
+        self.tokens = SqlAlchemyAccessTokenRepository(self.session)
+        self.markets = SqlAlchemyMarketRepository(self.session)
+        self.applications = SqlAlchemyApplicationRepository(self.session)
+        self.idempotency = SqlAlchemyIdempotencyRepository(self.session)
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        super().__exit__(*args)  # type: ignore[arg-type]
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def commit(self) -> None:
+        assert self.session is not None
+        try:
+            self.session.commit()
+        except IntegrityError as error:
+            self.session.rollback()
+            raise ConflictError(str(error.orig)) from error
+
+    def rollback(self) -> None:
+        if self.session is not None:
+            self.session.rollback()
+
+    def ping(self) -> None:
+        with self.session_factory() as session:
+            session.execute(text("SELECT 1"))
+
+
+def session_factory_for(engine) -> sessionmaker[Session]:  # type: ignore[no-untyped-def]
+    return sessionmaker(bind=engine, expire_on_commit=False)

@@ -1,0 +1,98 @@
+"""Configuration read from the environment, once, into one object.
+
+Every variable is documented in the README's configuration table. No secret has a default in
+production; in development and tests a random secret key is generated and kept under `var/`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Config:
+    environment: str = "development"
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = field(default="", repr=False)
+    public_base_url: str | None = None
+    trust_proxy_headers: bool = False
+    storage_dir: Path = Path("var/storage")
+    rate_limit_token: str = "60/hour"  # noqa: S105  (a rate, not a secret)
+    rate_limit_api: str = "1000/hour"
+    rate_limit_downloads: str = "100/hour"
+    rate_limit_key_prefix: str = "passemarche"
+    max_json_body_bytes: int = 1024 * 1024
+    log_level: str = "INFO"
+    web_concurrency: int = 2
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def rate_limit_storage_uri(self) -> str:
+        return self.redis_url or "memory://"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        environment = env.get("PASSEMARCHE_ENV", "development")
+        var_dir = Path(env.get("VAR_DIR", "var"))
+        database_url = (
+            env.get("DATABASE_URL") or f"sqlite:///{(var_dir / 'passemarche.sqlite3').resolve()}"
+        )
+        secret_key = env.get("SECRET_KEY", "")
+        if not secret_key:
+            if environment == "production":
+                raise ConfigError("SECRET_KEY must be set in production")
+            secret_key = _local_secret_key(var_dir)
+        config = cls(
+            environment=environment,
+            var_dir=var_dir,
+            database_url=database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=secret_key,
+            public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            trust_proxy_headers=_flag(env.get("TRUST_PROXY_HEADERS")),
+            storage_dir=Path(env.get("STORAGE_DIR") or var_dir / "storage"),
+            rate_limit_token=env.get("RATE_LIMIT_TOKEN", cls.rate_limit_token),
+            rate_limit_api=env.get("RATE_LIMIT_API", cls.rate_limit_api),
+            rate_limit_downloads=env.get("RATE_LIMIT_DOWNLOADS", cls.rate_limit_downloads),
+            rate_limit_key_prefix=env.get("RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+            web_concurrency=int(env.get("WEB_CONCURRENCY", "2")),
+        )
+        if config.is_production and config.database_url.startswith("sqlite"):
+            raise ConfigError("DATABASE_URL must point at PostgreSQL in production")
+        return config
+
+    def but(self, **changes: object) -> Config:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _local_secret_key(var_dir: Path) -> str:
+    """A random key kept in var/ so links stay valid across restarts of a development server."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

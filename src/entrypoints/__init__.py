@@ -1,0 +1,1 @@
+"""Entrypoints: the HTTP application, the command line and (later) the worker."""

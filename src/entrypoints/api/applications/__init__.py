@@ -1,0 +1,1 @@
+"""Market applications: creation, reading and document downloads."""

@@ -1,0 +1,1 @@
+"""Public markets: creation and reading."""

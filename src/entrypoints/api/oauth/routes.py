@@ -1,0 +1,56 @@
+"""`POST /oauth/token`."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+blp = Blueprint(
+    "oauth",
+    __name__,
+    url_prefix="/oauth",
+    description="Obtention d'un token d'accès (OAuth2 client credentials)",
+)
+
+
+class TokenRequestSchema(Schema):
+    grant_type = fields.String(required=True, metadata={"example": "client_credentials"})
+    client_id = fields.String(metadata={"description": "Ou en HTTP Basic"})
+    client_secret = fields.String(metadata={"description": "Ou en HTTP Basic"})
+    scope = fields.String(
+        metadata={"example": "api_access", "description": "api_access, api_read ou api_write"}
+    )
+
+
+class TokenSchema(Schema):
+    access_token = fields.String()
+    token_type = fields.String(metadata={"example": "Bearer"})
+    expires_in = fields.Integer(metadata={"example": 86400})
+    scope = fields.String(metadata={"example": "api_access"})
+
+
+class OAuthErrorSchema(Schema):
+    error = fields.String(metadata={"example": "invalid_client"})
+    error_description = fields.String(metadata={"example": "Client authentication failed"})
+
+
+@blp.route("/token", methods=["POST"])
+@blp.doc(
+    security=[],
+    requestBody={
+        "required": True,
+        "content": {"application/x-www-form-urlencoded": {"schema": TokenRequestSchema}},
+    },
+)
+@blp.alt_response(200, schema=TokenSchema, description="Token émis")
+@blp.alt_response(400, schema=OAuthErrorSchema, description="Requête ou grant type invalide")
+@blp.alt_response(401, schema=OAuthErrorSchema, description="Client invalide ou éditeur inactif")
+@blp.alt_response(429, schema=OAuthErrorSchema, description="Limite de taux dépassée")
+def issue_token() -> Response:
+    from passemarche.entrypoints.api.oauth.server import oauth_error
+
+    if not request.form.get("grant_type"):
+        return oauth_error(400, "invalid_request", "The grant_type parameter is missing")
+    server = current_app.extensions["passemarche_oauth"]
+    return server.create_token_response()

@@ -1,0 +1,55 @@
+"""The composition root: builds every adapter from the configuration, once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from passemarche.adapters.capabilities import HmacCapabilitySigner
+from passemarche.adapters.clock import SystemClock
+from passemarche.adapters.database import create_database_engine
+from passemarche.adapters.file_storage import LocalFileStorage
+from passemarche.adapters.orm import start_mappers
+from passemarche.adapters.unit_of_work import SqlAlchemyUnitOfWork, session_factory_for
+from passemarche.config import Config
+from passemarche.services.ports import CapabilitySigner, Clock, FileStorage
+from passemarche.services.unit_of_work import AbstractUnitOfWork
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+@dataclass
+class Container:
+    config: Config
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    storage: FileStorage
+    signer: CapabilitySigner
+    redis: Any | None = None
+
+    def uow(self) -> AbstractUnitOfWork:
+        return SqlAlchemyUnitOfWork(self.session_factory)
+
+    def ping_redis(self) -> None:
+        if self.redis is not None:
+            self.redis.ping()
+
+
+def bootstrap(config: Config, *, clock: Clock | None = None) -> Container:
+    start_mappers()
+    engine = create_database_engine(config.database_url)
+    redis_client = None
+    if config.redis_url:
+        import redis
+
+        redis_client = redis.Redis.from_url(config.redis_url, socket_timeout=5)
+    return Container(
+        config=config,
+        engine=engine,
+        session_factory=session_factory_for(engine),
+        clock=clock or SystemClock(),
+        storage=LocalFileStorage(config.storage_dir),
+        signer=HmacCapabilitySigner(config.secret_key),
+        redis=redis_client,
+    )

@@ -1,0 +1,41 @@
+"""Ports the use cases need, implemented by adapters (and by fakes in tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    size: int
+    etag: str
+
+
+class FileStorage(Protocol):
+    """Where generated documents and uploads live; writes are atomic (all or nothing)."""
+
+    def put(self, key: str, chunks: Iterator[bytes] | BinaryIO) -> StoredFile: ...
+
+    def stat(self, key: str) -> StoredFile | None: ...
+
+    def open(self, key: str) -> BinaryIO: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class CapabilitySigner(Protocol):
+    """Signs the capability tokens that open the buyer and candidate pages."""
+
+    def sign(self, purpose: str, identifier: str) -> str: ...
+
+    def verify(self, purpose: str, identifier: str, token: str) -> bool: ...

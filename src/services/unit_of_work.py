@@ -1,0 +1,104 @@
+"""The unit of work and the repository contracts it hands out."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+
+from passemarche.domain.application import Application
+from passemarche.domain.editor import AccessToken, Editor
+from passemarche.domain.idempotency import IdempotencyRecord
+from passemarche.domain.market import Market
+from passemarche.domain.siret import Siret
+
+
+class EditorRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, editor: Editor) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, client_id: str) -> Editor | None: ...
+
+    @abc.abstractmethod
+    def get_by_name(self, name: str) -> Editor | None: ...
+
+    @abc.abstractmethod
+    def list(self) -> Sequence[Editor]: ...
+
+
+class AccessTokenRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, token: AccessToken) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, token_hash: str) -> AccessToken | None: ...
+
+    @abc.abstractmethod
+    def usable_for(self, client_id: str, now: datetime) -> Sequence[AccessToken]:
+        """Tokens of this editor that are neither revoked nor expired."""
+
+
+class MarketRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, market: Market) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, identifier: str) -> Market | None: ...
+
+
+class ApplicationRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, application: Application) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, identifier: str) -> Application | None: ...
+
+    @abc.abstractmethod
+    def exists_for_siret(self, market_identifier: str, siret: Siret) -> bool: ...
+
+
+class IdempotencyRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, client_id: str, key: str) -> IdempotencyRecord | None: ...
+
+    @abc.abstractmethod
+    def add(self, record: IdempotencyRecord) -> None: ...
+
+    @abc.abstractmethod
+    def remove(self, record: IdempotencyRecord) -> None: ...
+
+
+class ConflictError(Exception):
+    """The commit broke a uniqueness rule because another transaction got there first."""
+
+
+class AbstractUnitOfWork(abc.ABC):
+    editors: EditorRepository
+    tokens: AccessTokenRepository
+    markets: MarketRepository
+    applications: ApplicationRepository
+    idempotency: IdempotencyRepository
+
+    def __enter__(self) -> AbstractUnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Make the work durable; raises ConflictError on a uniqueness race."""
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise if the store cannot be reached (health check)."""
