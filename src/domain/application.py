@@ -47,6 +47,13 @@ class Application:
     def is_completed(self) -> bool:
         return self.status == ApplicationStatus.COMPLETED.value
 
+    def submit(self, now: datetime) -> None:
+        """Mark the application completed; submitting twice is harmless."""
+        if self.is_completed:
+            return
+        self.status = ApplicationStatus.COMPLETED.value
+        self.completed_at = now
+
     def ensure_completed(self) -> None:
         if not self.is_completed:
             raise ApplicationNotCompleted()

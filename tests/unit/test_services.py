@@ -295,7 +295,7 @@ class TestApplications:
             applications.get_download(uow, storage, a, identifier, kind)
         with uow:
             application = uow.applications.get(identifier)
-            application.status, application.completed_at = "completed", clock.now()
+            application.submit(clock.now())
             uow.commit()
         with pytest.raises(DocumentNotAvailable) as caught:
             applications.get_download(uow, storage, a, identifier, kind)
