@@ -25,10 +25,9 @@ def service_unavailable(what: str, error: Exception) -> None:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database of its own for this test run, migrated to head, dropped at the end."""
+    from passemarche.adapters.database import upgrade_database
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
-
-    from passemarche.adapters.database import upgrade_database
 
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:

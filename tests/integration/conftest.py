@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-
 from passemarche.adapters.database import create_database_engine, upgrade_database
 from passemarche.adapters.orm import metadata
 from passemarche.config import Config
 from passemarche.entrypoints.app import create_app
 from passemarche.entrypoints.bootstrap import Container, bootstrap
 from passemarche.services import editors
+from sqlalchemy import text
 
 
 @pytest.fixture(scope="session")
@@ -27,10 +26,23 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    url = request.getfixturevalue(f"{request.param}_url")
-    yield url
-    _empty_tables(url)
+def database_url(request: pytest.FixtureRequest, database_url_for: Any) -> str:
+    return database_url_for(request.param)
+
+
+@pytest.fixture
+def database_url_for(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Gives the migrated database of a kind ("sqlite", "postgres"), emptied after the test."""
+    used: list[str] = []
+
+    def url_for(kind: str) -> str:
+        url = request.getfixturevalue(f"{kind}_url")
+        used.append(url)
+        return url
+
+    yield url_for
+    for url in used:
+        _empty_tables(url)
 
 
 def _empty_tables(url: str) -> None:
@@ -141,7 +153,9 @@ def editor(make_editor: Any) -> Editor:
     return make_editor("Plateforme A")
 
 
-def finalise_market(container: Container, identifier: str, field_keys: list[str] | None = None) -> None:
+def finalise_market(
+    container: Container, identifier: str, field_keys: list[str] | None = None
+) -> None:
     """What the buyer's pages will do; until they exist, the tests finalise directly."""
     with container.uow() as uow:
         market = uow.markets.get(identifier)

@@ -7,9 +7,23 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 FORBIDDEN = {
-    "flask", "werkzeug", "sqlalchemy", "alembic", "marshmallow", "flask_smorest",
-    "flask_limiter", "limits", "authlib", "rq", "redis", "fpdf", "psycopg", "gunicorn",
-    "requests", "click", "jinja2",
+    "flask",
+    "werkzeug",
+    "sqlalchemy",
+    "alembic",
+    "marshmallow",
+    "flask_smorest",
+    "flask_limiter",
+    "limits",
+    "authlib",
+    "rq",
+    "redis",
+    "fpdf",
+    "psycopg",
+    "gunicorn",
+    "requests",
+    "click",
+    "jinja2",
 }
 INWARD_ONLY = {
     "domain": {"passemarche.services", "passemarche.adapters", "passemarche.entrypoints"},

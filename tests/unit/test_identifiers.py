@@ -2,7 +2,6 @@ from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from passemarche.domain.identifiers import (
     APPLICATION_IDENTIFIER,
     MARKET_IDENTIFIER,

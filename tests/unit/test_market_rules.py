@@ -1,9 +1,9 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from passemarche.domain.errors import FieldRejected, MarketAlreadyCompleted, ValidationFailed
 from passemarche.domain.market import Market, parse_market_spec
+
 from tests.support import market_payload
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -45,7 +45,9 @@ def test_lengths_are_limited_to_255_characters():
     assert parse_market_spec(market_payload(name="x" * 255), NOW).name == "x" * 255
 
 
-@pytest.mark.parametrize("value", ["31/12/2030", "tomorrow", "2030-13-01T00:00:00Z", 20301231, "2030-12-31"])
+@pytest.mark.parametrize(
+    "value", ["31/12/2030", "tomorrow", "2030-13-01T00:00:00Z", 20301231, "2030-12-31"]
+)
 def test_a_deadline_must_be_an_iso_8601_datetime(value):
     assert messages_for(deadline=value) == ["Deadline must be a valid ISO 8601 datetime"]
 
@@ -124,7 +126,9 @@ def test_non_string_text_fields_are_refused_rather_than_coerced():
 
 
 def test_finalising_twice_is_refused():
-    market = Market.create("VR-2026-AAAAAAAAAAAA", "editor", parse_market_spec(market_payload(), NOW), NOW)
+    market = Market.create(
+        "VR-2026-AAAAAAAAAAAA", "editor", parse_market_spec(market_payload(), NOW), NOW
+    )
     assert not market.is_open_to_candidates(NOW)
     market.finalise(["a", "b", "a"], NOW)
     assert market.field_keys == ["a", "b"]

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-
 from passemarche.adapters.memory import MemoryStore, MemoryUnitOfWork
 from passemarche.domain.application import DocumentKind, document_storage_key
 from passemarche.domain.editor import Operation
@@ -24,6 +23,7 @@ from passemarche.domain.idempotency import IdempotencyRequest
 from passemarche.services import applications, editors, markets, tokens
 from passemarche.services.editors import EditorChanges
 from passemarche.services.ports import StoredFile
+
 from tests.support import FixedClock, market_payload
 
 
@@ -70,7 +70,9 @@ def new_editor(uow, clock, name="Plateforme A", **flags):
 
 
 def principal_for(uow, clock, credentials, scope="api_access"):
-    tokens.record_issued_token(uow, clock, credentials.client_id, "token-" + credentials.name, scope)
+    tokens.record_issued_token(
+        uow, clock, credentials.client_id, "token-" + credentials.name, scope
+    )
     return tokens.authenticate(uow, clock, "token-" + credentials.name)
 
 
@@ -125,7 +127,9 @@ class TestEditorsAndTokens:
         with pytest.raises(NotAuthenticated):
             tokens.authenticate(uow, clock, "t")
 
-    @pytest.mark.parametrize("change", [EditorChanges(active=False), EditorChanges(authorized=False)])
+    @pytest.mark.parametrize(
+        "change", [EditorChanges(active=False), EditorChanges(authorized=False)]
+    )
     def test_switching_an_editor_off_cuts_its_tokens_at_once(self, uow, clock, change):
         credentials = new_editor(uow, clock)
         principal_for(uow, clock, credentials)
@@ -181,10 +185,16 @@ class TestMarkets:
     def test_defense_needs_the_editor_flag(self, uow, clock):
         plain = principal_for(uow, clock, new_editor(uow, clock))
         with pytest.raises(Forbidden) as caught:
-            markets.create_market(uow, clock, plain, market_payload(market_type_codes=["works", "defense"]))
+            markets.create_market(
+                uow, clock, plain, market_payload(market_type_codes=["works", "defense"])
+            )
         assert caught.value.reasons == ["Defense markets require prior authorization"]
-        allowed = principal_for(uow, clock, new_editor(uow, clock, "B", can_create_defense_markets=True))
-        markets.create_market(uow, clock, allowed, market_payload(market_type_codes=["works", "defense"]))
+        allowed = principal_for(
+            uow, clock, new_editor(uow, clock, "B", can_create_defense_markets=True)
+        )
+        markets.create_market(
+            uow, clock, allowed, market_payload(market_type_codes=["works", "defense"])
+        )
 
     def test_another_editors_market_does_not_exist_for_you(self, uow, clock):
         a = principal_for(uow, clock, new_editor(uow, clock, "A"))
@@ -204,13 +214,20 @@ class TestMarkets:
     def test_an_idempotency_key_reused_with_another_body_is_refused(self, uow, store, clock):
         principal = principal_for(uow, clock, new_editor(uow, clock))
         markets.create_market(
-            uow, clock, principal, market_payload(),
+            uow,
+            clock,
+            principal,
+            market_payload(),
             IdempotencyRequest.for_payload("k1", "create_market", market_payload()),
         )
         other = market_payload(name="Autre")
         with pytest.raises(IdempotencyKeyReused):
             markets.create_market(
-                uow, clock, principal, other, IdempotencyRequest.for_payload("k1", "create_market", other)
+                uow,
+                clock,
+                principal,
+                other,
+                IdempotencyRequest.for_payload("k1", "create_market", other),
             )
         assert len(store.markets) == 1
 
@@ -225,8 +242,12 @@ class TestMarkets:
         assert not later.replayed and later.identifier != first.identifier
         assert len(store.markets) == 3
 
-    def test_a_concurrent_request_with_the_same_key_replays_instead_of_duplicating(self, store, clock):
-        principal = principal_for(MemoryUnitOfWork(store), clock, new_editor(MemoryUnitOfWork(store), clock))
+    def test_a_concurrent_request_with_the_same_key_replays_instead_of_duplicating(
+        self, store, clock
+    ):
+        principal = principal_for(
+            MemoryUnitOfWork(store), clock, new_editor(MemoryUnitOfWork(store), clock)
+        )
         key = IdempotencyRequest.for_payload("k1", "create_market", market_payload())
         racing = MemoryUnitOfWork(store)
         original_commit = racing.commit
@@ -268,7 +289,11 @@ class TestApplications:
         market = completed_market(uow, clock, principal)
         with pytest.raises(ValidationFailed) as caught:
             applications.create_application(
-                uow, clock, principal, market, {"siret": "12345678901234", "provider_user_id": "x" * 256}
+                uow,
+                clock,
+                principal,
+                market,
+                {"siret": "12345678901234", "provider_user_id": "x" * 256},
             )
         assert caught.value.messages == [
             "Siret is invalid",
@@ -276,7 +301,9 @@ class TestApplications:
         ]
         applications.create_application(uow, clock, principal, market, {"siret": "73282932000074"})
         with pytest.raises(ValidationFailed) as caught:
-            applications.create_application(uow, clock, principal, market, {"siret": "73282932000074"})
+            applications.create_application(
+                uow, clock, principal, market, {"siret": "73282932000074"}
+            )
         assert caught.value.messages == ["Application already exists for this SIRET"]
         # Without a SIRET, as many as wanted: the candidate types it later.
         applications.create_application(uow, clock, principal, market, {})

@@ -1,9 +1,9 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from passemarche.domain.errors import InvalidSiret
 from passemarche.domain.siret import Siret, is_valid_siret, luhn_valid
+
 from tests.support import INVALID_SIRETS, VALID_SIRETS
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 
-from flask import Flask, Response, g, request
+from flask import Blueprint, Flask, Response, g, request
 from flask_limiter import Limiter
 from passemarche.config import Config
 
@@ -64,9 +64,10 @@ def create_limiter(app: Flask, config: Config) -> Limiter:
     return limiter
 
 
-def apply_limits(limiter: Limiter, config: Config, blueprints: dict[str, object]) -> None:
-    limiter.limit(config.rate_limit_token, key_func=token_client_key)(blueprints["oauth"])  # type: ignore[arg-type]
+def apply_limits(limiter: Limiter, config: Config, blueprints: dict[str, Blueprint]) -> None:
+    limiter.limit(config.rate_limit_token, key_func=token_client_key)(blueprints["oauth"])
     api_budget = limiter.shared_limit(config.rate_limit_api, scope="api")
-    api_budget(blueprints["markets"])  # type: ignore[arg-type]
-    api_budget(blueprints["applications"])  # type: ignore[arg-type]
-    limiter.shared_limit(config.rate_limit_downloads, scope="downloads")(blueprints["downloads"])  # type: ignore[arg-type]
+    api_budget(blueprints["markets"])
+    api_budget(blueprints["applications"])
+    downloads_budget = limiter.shared_limit(config.rate_limit_downloads, scope="downloads")
+    downloads_budget(blueprints["downloads"])

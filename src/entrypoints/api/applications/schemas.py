@@ -11,8 +11,8 @@ class MarketApplicationInputSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    siret = fields.Raw(metadata={"type": "string", "pattern": r"^\d{14}$"})
-    provider_user_id = fields.Raw(metadata={"type": "string", "maxLength": 255})
+    siret = fields.Raw(allow_none=True, metadata={"type": "string", "pattern": r"^\d{14}$"})
+    provider_user_id = fields.Raw(allow_none=True, metadata={"type": "string", "maxLength": 255})
 
 
 class CreateApplicationRequestSchema(Schema):

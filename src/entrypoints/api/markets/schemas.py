@@ -16,8 +16,8 @@ class LotInputSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    name = fields.Raw(metadata={"type": "string", "maxLength": 255})
-    cpv_code = fields.Raw(metadata={"type": "string", "pattern": r"^\d{8}-\d$"})
+    name = fields.Raw(allow_none=True, metadata={"type": "string", "maxLength": 255})
+    cpv_code = fields.Raw(allow_none=True, metadata={"type": "string", "pattern": r"^\d{8}-\d$"})
 
 
 class PublicMarketInputSchema(Schema):
@@ -25,14 +25,16 @@ class PublicMarketInputSchema(Schema):
         unknown = EXCLUDE
 
     name = fields.Raw(
+        allow_none=True,
         metadata={
             "type": "string",
             "maxLength": 255,
             "example": "Fourniture de matériel informatique",
-        }
+        },
     )
-    lot_name = fields.Raw(metadata={"type": "string", "maxLength": 255})
+    lot_name = fields.Raw(allow_none=True, metadata={"type": "string", "maxLength": 255})
     lots = fields.Raw(
+        allow_none=True,
         metadata={
             "type": "array",
             "items": {
@@ -43,19 +45,22 @@ class PublicMarketInputSchema(Schema):
                 },
             },
             "description": "Plusieurs lots ; incompatible avec lot_name",
-        }
+        },
     )
-    lot_limit = fields.Raw(metadata={"type": "integer", "minimum": 1})
+    lot_limit = fields.Raw(allow_none=True, metadata={"type": "integer", "minimum": 1})
     deadline = fields.Raw(
-        metadata={"type": "string", "format": "date-time", "example": "2030-12-31T23:59:59Z"}
+        allow_none=True,
+        metadata={"type": "string", "format": "date-time", "example": "2030-12-31T23:59:59Z"},
     )
     siret = fields.Raw(
-        metadata={"type": "string", "pattern": r"^\d{14}$", "example": "13002526500013"}
+        allow_none=True,
+        metadata={"type": "string", "pattern": r"^\d{14}$", "example": "13002526500013"},
     )
     market_type_codes = fields.Raw(
-        metadata={"type": "array", "items": {"type": "string", "enum": list(MARKET_TYPE_CODES)}}
+        allow_none=True,
+        metadata={"type": "array", "items": {"type": "string", "enum": list(MARKET_TYPE_CODES)}},
     )
-    provider_user_id = fields.Raw(metadata={"type": "string", "maxLength": 255})
+    provider_user_id = fields.Raw(allow_none=True, metadata={"type": "string", "maxLength": 255})
 
 
 class CreateMarketRequestSchema(Schema):
