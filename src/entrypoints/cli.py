@@ -202,5 +202,27 @@ def serve(host: str, port: int, workers: int | None) -> None:
     os.execv(sys.executable, argv)  # noqa: S606  (replace this process with gunicorn)
 
 
+@main.command(help="Run a background job worker (RQ, with its scheduler) on REDIS_URL.")
+@click.option("--queue", "queues", multiple=True, default=("default",), show_default=True)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(queues: tuple[str, ...], burst: bool) -> None:
+    config = Config.from_env()
+    if not config.redis_url:
+        click.echo(
+            "error: REDIS_URL is not set; the embedded default runs its jobs inside the web "
+            "process, so there is nothing for a worker to do",
+            err=True,
+        )
+        sys.exit(1)
+    from redis import Redis
+    from rq import Queue, Worker
+
+    connection = Redis.from_url(config.redis_url)
+    rq_worker = Worker(
+        [Queue(name, connection=connection) for name in queues], connection=connection
+    )
+    rq_worker.work(with_scheduler=True, burst=burst)
+
+
 if __name__ == "__main__":
     main()
