@@ -196,6 +196,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
         "4",
         "--timeout",
         "120",
+        "--no-control-socket",  # several servers on one machine would share its path
         "passemarche.entrypoints.app:create_app()",
     ]
     click.echo(f"Passe Marché on http://{host}:{port} ({workers} worker(s))", err=True)
