@@ -10,7 +10,7 @@ from passemarche.entrypoints.api.auth import enforce_principal, resolve_principa
 from passemarche.entrypoints.api.oauth.server import EditorAuthorizationServer
 from passemarche.entrypoints.api.rate_limits import apply_limits, create_limiter
 from passemarche.entrypoints.bootstrap import Container, bootstrap
-from passemarche.entrypoints.errors import register_error_handlers
+from passemarche.entrypoints.errors import JSON_MIMETYPE, register_error_handlers
 from passemarche.entrypoints.observability import configure_logging, install_request_logging
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -34,6 +34,7 @@ def create_app(config: Config | None = None, container: Container | None = None)
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.mimetype = JSON_MIMETYPE  # type: ignore[attr-defined]
     if config.trust_proxy_headers:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_for=1)  # type: ignore[method-assign]
     app.extensions["passemarche"] = container

@@ -32,6 +32,8 @@ STATUS_BY_ERROR: dict[type[domain.DomainError], int] = {
     domain.EditorAlreadyExists: 422,
 }
 
+JSON_MIMETYPE = "application/json; charset=utf-8"
+
 # Generation is a background job: a client told "not available" should come back soon.
 DOCUMENT_RETRY_AFTER_SECONDS = 30
 
@@ -110,7 +112,7 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
         body["errors"] = [f"The request body must not exceed {limit} bytes"]
     elif status == 405 and error.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
-    elif status == 400 and error.description and not _is_default_description(error):
+    elif status in (400, 415) and error.description and not _is_default_description(error):
         body["errors"] = [error.description]
     return _json(body, status, headers)
 

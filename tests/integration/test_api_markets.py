@@ -13,7 +13,7 @@ URL = "/api/v1/public_markets"
 def test_a_market_is_created_with_its_configuration_url(editor):
     response = editor.create_market()
     assert response.status_code == 201
-    assert response.content_type == "application/json"
+    assert response.content_type == "application/json; charset=utf-8"
     body = response.get_json()
     assert list(body) == ["identifier", "configuration_url"]
     assert MARKET_IDENTIFIER.match(body["identifier"])

@@ -18,6 +18,7 @@ def test_client_credentials_in_the_form_give_a_bearer_token(editor):
     assert len(body["access_token"]) >= 43
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Pragma"] == "no-cache"
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
 
 
 def test_http_basic_authentication_works_too_and_the_scope_defaults(editor):

@@ -33,6 +33,7 @@ downloads = Blueprint(
 @blp.alt_response(400, schema=ErrorSchema, description="Corps JSON mal formé")
 @blp.alt_response(403, schema=ErrorSchema, description="Marché non finalisé par l'acheteur ou clos")
 @blp.alt_response(404, schema=ErrorSchema, description="Marché inconnu ou d'un autre éditeur")
+@blp.alt_response(413, schema=ErrorSchema, description="Corps de requête trop volumineux (1 Mio)")
 @blp.alt_response(415, schema=ErrorSchema, description="Content-Type autre que JSON")
 @blp.alt_response(422, schema=ErrorSchema, description="SIRET invalide ou candidature existante")
 @document_common_errors(blp, 401, 429)

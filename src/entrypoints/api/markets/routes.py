@@ -28,6 +28,7 @@ blp = Blueprint(
 @blp.doc(parameters=[IDEMPOTENCY_HEADER_DOC])
 @blp.alt_response(400, schema=ErrorSchema, description="Corps JSON absent ou mal formé")
 @blp.alt_response(403, schema=ErrorSchema, description="Marché de défense non autorisé")
+@blp.alt_response(413, schema=ErrorSchema, description="Corps de requête trop volumineux (1 Mio)")
 @blp.alt_response(415, schema=ErrorSchema, description="Content-Type autre que JSON")
 @blp.alt_response(
     422,

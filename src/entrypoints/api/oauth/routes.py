@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from passemarche.entrypoints.api.schemas import RateLimitErrorSchema
 
 blp = Blueprint(
     "oauth",
@@ -46,7 +47,7 @@ class OAuthErrorSchema(Schema):
 @blp.alt_response(200, schema=TokenSchema, description="Token émis")
 @blp.alt_response(400, schema=OAuthErrorSchema, description="Requête ou grant type invalide")
 @blp.alt_response(401, schema=OAuthErrorSchema, description="Client invalide ou éditeur inactif")
-@blp.alt_response(429, schema=OAuthErrorSchema, description="Limite de taux dépassée")
+@blp.alt_response(429, schema=RateLimitErrorSchema, description="Limite de taux dépassée")
 def issue_token() -> Response:
     from passemarche.entrypoints.api.oauth.server import oauth_error
 

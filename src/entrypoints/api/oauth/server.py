@@ -22,6 +22,7 @@ from passemarche.domain.editor import (
 from passemarche.domain.errors import ClientAuthenticationFailed, EditorNotAuthorized
 from passemarche.domain.hashing import secret_matches
 from passemarche.domain.identifiers import new_secret
+from passemarche.entrypoints.errors import JSON_MIMETYPE
 from passemarche.services import tokens
 from passemarche.services.tokens import ClientRecord
 
@@ -98,6 +99,8 @@ class EditorAuthorizationServer(AuthorizationServer):
             # The reference's field order: access_token, token_type, expires_in, scope.
             order = ("access_token", "token_type", "expires_in", "scope")
             payload = {key: payload[key] for key in order if key in payload}
+        headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+        headers.append(("Content-Type", JSON_MIMETYPE))
         return super().handle_response(status_code, payload, headers)
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
@@ -123,4 +126,4 @@ def oauth_error(status: int, error: str, description: str) -> Response:
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="passemarche"'
     body = json.dumps({"error": error, "error_description": description})
-    return Response(body, status=status, headers=headers, mimetype="application/json")
+    return Response(body, status=status, headers=headers, content_type=JSON_MIMETYPE)
