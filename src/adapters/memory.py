@@ -12,18 +12,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from passemarche.domain.application import Application
+from passemarche.domain.catalogue import Attribute, CatalogueSnapshot, Category, Subcategory
 from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
 from passemarche.domain.market import Market
 from passemarche.domain.siret import Siret
+from passemarche.domain.webhook import WebhookDelivery
 from passemarche.services.unit_of_work import (
     AbstractUnitOfWork,
     AccessTokenRepository,
     ApplicationRepository,
+    CatalogueRepository,
     ConflictError,
     EditorRepository,
     IdempotencyRepository,
     MarketRepository,
+    WebhookDeliveryRepository,
 )
 
 
@@ -36,6 +40,10 @@ class MemoryStore:
     markets: dict[str, Market] = field(default_factory=dict)
     applications: dict[str, Application] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
+    categories: dict[str, Category] = field(default_factory=dict)
+    subcategories: dict[str, Subcategory] = field(default_factory=dict)
+    attributes: dict[str, Attribute] = field(default_factory=dict)
+    webhooks: dict[str, WebhookDelivery] = field(default_factory=dict)
 
 
 class MemoryEditorRepository(EditorRepository):
@@ -111,7 +119,56 @@ class MemoryIdempotencyRepository(IdempotencyRepository):
         self.rows.pop((record.client_id, record.key), None)
 
 
-_TABLES = ("editors", "tokens", "markets", "applications", "idempotency")
+class MemoryCatalogueRepository(CatalogueRepository):
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def snapshot(self) -> CatalogueSnapshot:
+        def ordered(rows: dict) -> list:  # type: ignore[type-arg]
+            return sorted(rows.values(), key=lambda row: (row.position, row.key))
+
+        return CatalogueSnapshot(
+            categories=ordered(self.store.categories),
+            subcategories=ordered(self.store.subcategories),
+            attributes=ordered(self.store.attributes),
+        )
+
+    def add_category(self, category: Category) -> None:
+        self.store.categories[category.key] = category
+
+    def add_subcategory(self, subcategory: Subcategory) -> None:
+        self.store.subcategories[subcategory.key] = subcategory
+
+    def add_attribute(self, attribute: Attribute) -> None:
+        self.store.attributes[attribute.key] = attribute
+
+
+class MemoryWebhookDeliveryRepository(WebhookDeliveryRepository):
+    def __init__(self, rows: dict[str, WebhookDelivery]) -> None:
+        self.rows = rows
+
+    def add(self, delivery: WebhookDelivery) -> None:
+        self.rows[delivery.id] = delivery
+
+    def get(self, delivery_id: str) -> WebhookDelivery | None:
+        return self.rows.get(delivery_id)
+
+    def list(self, failed_only: bool = False, limit: int = 100) -> Sequence[WebhookDelivery]:
+        rows = [d for d in self.rows.values() if not failed_only or d.status == "failed"]
+        rows.sort(key=lambda d: d.id)
+        rows.sort(key=lambda d: d.created_at, reverse=True)
+        return rows[:limit]
+
+    def latest_for(self, resource_identifier: str) -> WebhookDelivery | None:
+        rows = [d for d in self.rows.values() if d.resource_identifier == resource_identifier]
+        rows.sort(key=lambda d: (d.created_at, d.id), reverse=True)
+        return rows[0] if rows else None
+
+
+_TABLES = (
+    "editors", "tokens", "markets", "applications", "idempotency",
+    "categories", "subcategories", "attributes", "webhooks",
+)  # fmt: skip
 
 
 class MemoryUnitOfWork(AbstractUnitOfWork):
@@ -135,6 +192,8 @@ class MemoryUnitOfWork(AbstractUnitOfWork):
         self.markets = MemoryMarketRepository(self._staged.markets)
         self.applications = MemoryApplicationRepository(self._staged.applications)
         self.idempotency = MemoryIdempotencyRepository(self._staged.idempotency)
+        self.catalogue = MemoryCatalogueRepository(self._staged)
+        self.webhooks = MemoryWebhookDeliveryRepository(self._staged.webhooks)
 
     def commit(self) -> None:
         merged = copy.deepcopy(self.store)

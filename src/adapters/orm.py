@@ -10,11 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from passemarche.domain.application import Application
+from passemarche.domain.catalogue import Attribute, Category, Subcategory
 from passemarche.domain.clock import ensure_utc
 from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
 from passemarche.domain.market import Lot, Market
 from passemarche.domain.siret import Siret
+from passemarche.domain.webhook import WebhookDelivery
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -168,6 +170,65 @@ idempotency_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+categories = Table(
+    "catalogue_categories",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("buyer_label", String(255), nullable=False),
+    Column("candidate_label", String(255), nullable=False),
+    Column("position", Integer, nullable=False),
+)
+
+subcategories = Table(
+    "catalogue_subcategories",
+    metadata,
+    Column("key", String(150), primary_key=True),
+    Column("category_key", String(100), ForeignKey("catalogue_categories.key"), nullable=False),
+    Column("buyer_label", String(255), nullable=False),
+    Column("candidate_label", String(255), nullable=False),
+    Column("position", Integer, nullable=False),
+)
+
+attributes = Table(
+    "catalogue_attributes",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("category_key", String(100), ForeignKey("catalogue_categories.key"), nullable=False),
+    Column(
+        "subcategory_key", String(150), ForeignKey("catalogue_subcategories.key"), nullable=False
+    ),
+    Column("buyer_title", Text, nullable=False),
+    Column("buyer_description", Text, nullable=False),
+    Column("candidate_title", Text, nullable=False),
+    Column("candidate_description", Text, nullable=False),
+    Column("input_type", String(50), nullable=False),
+    Column("mandatory", Boolean, nullable=False),
+    Column("market_types", JSON, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("source", String(100)),
+    Column("source_field", Text),
+    Column("archived_at", UtcDateTime),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("event", String(64), nullable=False),
+    Column(
+        "editor_client_id", String(64), ForeignKey("editors.client_id"), nullable=False, index=True
+    ),
+    Column("resource_identifier", String(32), nullable=False, index=True),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("next_attempt_at", UtcDateTime),
+    Column("delivered_at", UtcDateTime),
+)
+
 mapper_registry = registry(metadata=metadata)
 _mapped = False
 
@@ -191,4 +252,8 @@ def start_mappers() -> None:
     )
     mapper_registry.map_imperatively(Application, applications)
     mapper_registry.map_imperatively(IdempotencyRecord, idempotency_keys)
+    mapper_registry.map_imperatively(Category, categories)
+    mapper_registry.map_imperatively(Subcategory, subcategories)
+    mapper_registry.map_imperatively(Attribute, attributes)
+    mapper_registry.map_imperatively(WebhookDelivery, webhook_deliveries)
     _mapped = True

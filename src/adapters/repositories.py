@@ -6,16 +6,20 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from passemarche.domain.application import Application
+from passemarche.domain.catalogue import Attribute, CatalogueSnapshot, Category, Subcategory
 from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
 from passemarche.domain.market import Market
 from passemarche.domain.siret import Siret
+from passemarche.domain.webhook import DeliveryStatus, WebhookDelivery
 from passemarche.services.unit_of_work import (
     AccessTokenRepository,
     ApplicationRepository,
+    CatalogueRepository,
     EditorRepository,
     IdempotencyRepository,
     MarketRepository,
+    WebhookDeliveryRepository,
 )
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -101,3 +105,53 @@ class SqlAlchemyIdempotencyRepository(IdempotencyRepository):
     def remove(self, record: IdempotencyRecord) -> None:
         self.session.delete(record)
         self.session.flush()
+
+
+class SqlAlchemyCatalogueRepository(CatalogueRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def snapshot(self) -> CatalogueSnapshot:
+        return CatalogueSnapshot(
+            categories=self.session.scalars(select(Category).order_by("position", "key")).all(),
+            subcategories=self.session.scalars(
+                select(Subcategory).order_by("position", "key")
+            ).all(),
+            attributes=self.session.scalars(select(Attribute).order_by("position", "key")).all(),
+        )
+
+    def add_category(self, category: Category) -> None:
+        self.session.add(category)
+
+    def add_subcategory(self, subcategory: Subcategory) -> None:
+        self.session.add(subcategory)
+
+    def add_attribute(self, attribute: Attribute) -> None:
+        self.session.add(attribute)
+
+
+class SqlAlchemyWebhookDeliveryRepository(WebhookDeliveryRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, delivery: WebhookDelivery) -> None:
+        self.session.add(delivery)
+
+    def get(self, delivery_id: str) -> WebhookDelivery | None:
+        return self.session.get(WebhookDelivery, delivery_id)
+
+    def list(self, failed_only: bool = False, limit: int = 100) -> Sequence[WebhookDelivery]:
+        query = select(WebhookDelivery)
+        if failed_only:
+            query = query.filter_by(status=DeliveryStatus.FAILED.value)
+        query = query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id).limit(limit)  # type: ignore[attr-defined]
+        return self.session.scalars(query).all()
+
+    def latest_for(self, resource_identifier: str) -> WebhookDelivery | None:
+        query = (
+            select(WebhookDelivery)
+            .filter_by(resource_identifier=resource_identifier)
+            .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())  # type: ignore[attr-defined]
+            .limit(1)
+        )
+        return self.session.scalars(query).first()

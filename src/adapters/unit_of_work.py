@@ -5,9 +5,11 @@ from __future__ import annotations
 from passemarche.adapters.repositories import (
     SqlAlchemyAccessTokenRepository,
     SqlAlchemyApplicationRepository,
+    SqlAlchemyCatalogueRepository,
     SqlAlchemyEditorRepository,
     SqlAlchemyIdempotencyRepository,
     SqlAlchemyMarketRepository,
+    SqlAlchemyWebhookDeliveryRepository,
 )
 from passemarche.services.unit_of_work import AbstractUnitOfWork, ConflictError
 from sqlalchemy import text
@@ -27,6 +29,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.markets = SqlAlchemyMarketRepository(self.session)
         self.applications = SqlAlchemyApplicationRepository(self.session)
         self.idempotency = SqlAlchemyIdempotencyRepository(self.session)
+        self.catalogue = SqlAlchemyCatalogueRepository(self.session)
+        self.webhooks = SqlAlchemyWebhookDeliveryRepository(self.session)
         return self
 
     def __exit__(self, *args: object) -> None:

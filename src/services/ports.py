@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
+
+from passemarche.domain.webhook import AttemptOutcome
 
 
 class Clock(Protocol):
@@ -39,3 +41,19 @@ class CapabilitySigner(Protocol):
     def sign(self, purpose: str, identifier: str) -> str: ...
 
     def verify(self, purpose: str, identifier: str, token: str) -> bool: ...
+
+
+class JobQueue(Protocol):
+    """Background jobs, by name, with primitive arguments (ids, never objects).
+
+    Services enqueue only after their unit of work has committed, so a job never sees data that
+    is not there yet. A delay asks for the job to run later (retries).
+    """
+
+    def enqueue(self, job: str, *args: str, delay: timedelta | None = None) -> None: ...
+
+
+class WebhookSender(Protocol):
+    """POSTs one webhook body; never raises for HTTP or network failures, it reports them."""
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptOutcome: ...

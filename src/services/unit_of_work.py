@@ -8,10 +8,12 @@ from datetime import datetime
 from types import TracebackType
 
 from passemarche.domain.application import Application
+from passemarche.domain.catalogue import Attribute, CatalogueSnapshot, Category, Subcategory
 from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
 from passemarche.domain.market import Market
 from passemarche.domain.siret import Siret
+from passemarche.domain.webhook import WebhookDelivery
 
 
 class EditorRepository(abc.ABC):
@@ -70,6 +72,38 @@ class IdempotencyRepository(abc.ABC):
     def remove(self, record: IdempotencyRecord) -> None: ...
 
 
+class CatalogueRepository(abc.ABC):
+    """The attribute catalogue, read whole (it is small) and changed by the loader."""
+
+    @abc.abstractmethod
+    def snapshot(self) -> CatalogueSnapshot:
+        """Every category, subcategory and attribute (archived ones too), in display order."""
+
+    @abc.abstractmethod
+    def add_category(self, category: Category) -> None: ...
+
+    @abc.abstractmethod
+    def add_subcategory(self, subcategory: Subcategory) -> None: ...
+
+    @abc.abstractmethod
+    def add_attribute(self, attribute: Attribute) -> None: ...
+
+
+class WebhookDeliveryRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, delivery: WebhookDelivery) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, delivery_id: str) -> WebhookDelivery | None: ...
+
+    @abc.abstractmethod
+    def list(self, failed_only: bool = False, limit: int = 100) -> Sequence[WebhookDelivery]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    def latest_for(self, resource_identifier: str) -> WebhookDelivery | None: ...
+
+
 class ConflictError(Exception):
     """The commit broke a uniqueness rule because another transaction got there first."""
 
@@ -80,6 +114,8 @@ class AbstractUnitOfWork(abc.ABC):
     markets: MarketRepository
     applications: ApplicationRepository
     idempotency: IdempotencyRepository
+    catalogue: CatalogueRepository
+    webhooks: WebhookDeliveryRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self
