@@ -117,6 +117,7 @@ markets = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("completed_at", UtcDateTime),
     Column("webhook_status", String(16)),
+    Column("optional_keys", JSON, nullable=False),
 )
 
 lots = Table(

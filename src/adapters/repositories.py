@@ -120,11 +120,14 @@ class SqlAlchemyCatalogueRepository(CatalogueRepository):
             attributes=self.session.scalars(select(Attribute).order_by("position", "key")).all(),
         )
 
+    # Flushed at once: attributes refer to them and there is no relationship to order inserts.
     def add_category(self, category: Category) -> None:
         self.session.add(category)
+        self.session.flush()
 
     def add_subcategory(self, subcategory: Subcategory) -> None:
         self.session.add(subcategory)
+        self.session.flush()
 
     def add_attribute(self, attribute: Attribute) -> None:
         self.session.add(attribute)

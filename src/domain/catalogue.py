@@ -97,12 +97,20 @@ class Attribute:
         return self.archived_at is None and any(t in self.market_types for t in market_types)
 
     def same_definition(self, other: Attribute) -> bool:
-        fields_ = (
-            "category_key", "subcategory_key", "buyer_title", "candidate_title", "input_type",
-            "mandatory", "market_types", "position", "buyer_description",
-            "candidate_description", "source", "source_field",
-        )  # fmt: skip
-        return all(getattr(self, name) == getattr(other, name) for name in fields_)
+        return all(getattr(self, name) == getattr(other, name) for name in DEFINITION_FIELDS)
+
+    def take_definition_of(self, other: Attribute) -> None:
+        for name in DEFINITION_FIELDS:
+            setattr(self, name, getattr(other, name))
+        self.archived_at = None
+
+
+# Everything the catalogue file says about an attribute (its key aside).
+DEFINITION_FIELDS = (
+    "category_key", "subcategory_key", "buyer_title", "candidate_title", "input_type",
+    "mandatory", "market_types", "position", "buyer_description", "candidate_description",
+    "source", "source_field",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

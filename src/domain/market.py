@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from passemarche.domain.errors import (
     FieldRejected,
+    Forbidden,
     InvalidSiret,
     MarketAlreadyCompleted,
     ValidationFailed,
@@ -74,6 +75,8 @@ class Market:
     field_keys: list[str] = field(default_factory=list)
     completed_at: datetime | None = None
     webhook_status: str | None = None
+    # The buyer's choice of optional attributes while configuring; finalising snapshots it.
+    optional_keys: list[str] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -102,6 +105,38 @@ class Market:
     def is_open_to_candidates(self, now: datetime) -> bool:
         """Candidates may apply once the buyer has finalised it, until the deadline."""
         return self.is_completed and now < self.deadline
+
+    def ensure_draft(self) -> None:
+        if self.is_completed:
+            raise MarketAlreadyCompleted()
+
+    @property
+    def is_defense(self) -> bool:
+        return MarketType.DEFENSE.value in self.market_type_codes
+
+    def set_defense(self, wanted: bool, editor_may: bool) -> None:
+        """The buyer's "défense ou sécurité" tick, offered only when the editor may."""
+        self.ensure_draft()
+        if wanted == self.is_defense:
+            return
+        if not editor_may:
+            raise Forbidden(["Defense markets require prior authorization"])
+        if wanted:
+            self.market_type_codes = [*self.market_type_codes, MarketType.DEFENSE.value]
+        else:
+            self.market_type_codes = [c for c in self.market_type_codes if c != "defense"]
+
+    def set_lot_limit(self, limit: int | None) -> None:
+        self.ensure_draft()
+        if limit is not None and not (self.lots and 1 <= limit <= len(self.lots)):
+            raise ValidationFailed([f"Lot limit must be an integer between 1 and {len(self.lots)}"])
+        self.lot_limit = limit
+
+    def choose_optional(self, offered: list[str], chosen: list[str]) -> None:
+        """Replace the choice among `offered` (one step's optional attributes) by `chosen`."""
+        self.ensure_draft()
+        kept = [key for key in self.optional_keys if key not in offered]
+        self.optional_keys = kept + [key for key in offered if key in set(chosen)]
 
     def finalise(self, field_keys: list[str], now: datetime) -> None:
         if self.is_completed:

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import click
@@ -171,6 +172,40 @@ def editor_rotate_secret(name: str, as_json: bool) -> None:
     else:
         click.echo(f"client_id:     {credentials.client_id}")
         click.echo(f"client_secret: {credentials.client_secret}")
+
+
+DEFAULT_CATALOGUE = (
+    Path(__file__).resolve().parent.parent / "data" / "market_attributes_catalogue.csv"
+)
+
+
+@main.group(help="The attribute catalogue buyers choose from.")
+def catalogue() -> None:
+    pass
+
+
+@catalogue.command("load", help="Load the catalogue file (default: the published one).")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+def catalogue_load(file: str | None) -> None:
+    from passemarche.adapters.catalogue_csv import CatalogueFileError, read_catalogue_file
+    from passemarche.services.catalogue import load_catalogue
+
+    path = Path(file) if file else DEFAULT_CATALOGUE
+    container = _container()  # maps the entities before the file makes any
+    try:
+        parsed = read_catalogue_file(path)
+    except CatalogueFileError as error:
+        click.echo(f"error: {path}: {error} (nothing was changed)", err=True)
+        sys.exit(1)
+    report = load_catalogue(
+        container.uow(), container.clock, parsed.categories, parsed.subcategories, parsed.attributes
+    )
+    for skipped in parsed.skipped:
+        click.echo(f"skipped {skipped}", err=True)
+    click.echo(
+        f"catalogue loaded from {path.name}: {report.created} created, {report.updated} updated, "
+        f"{report.archived} archived, {report.unchanged} unchanged, {len(parsed.skipped)} skipped"
+    )
 
 
 @main.command(help="Serve the application with gunicorn.")
