@@ -6,7 +6,16 @@ import sys
 
 import pytest
 
-FRAMEWORKS = ("flask", "werkzeug", "sqlalchemy", "redis", "rq", "flask_smorest", "authlib", "psycopg")
+FRAMEWORKS = (
+    "flask",
+    "werkzeug",
+    "sqlalchemy",
+    "redis",
+    "rq",
+    "flask_smorest",
+    "authlib",
+    "psycopg",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
