@@ -7,6 +7,11 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# DSFR (the State's design system) comes from npm at build time; the app serves it from node_modules.
+DSFR_CSS := node_modules/@gouvfr/dsfr/dist/dsfr.min.css
+NPM ?= npm
+# Browser tests drive Debian's Chromium through playwright (never `playwright install`).
+CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
 
@@ -19,7 +24,32 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create the virtual environment and install the project
+install: $(STAMP) assets ## Create the virtual environment, install the project and the DSFR assets
+
+$(DSFR_CSS): package.json package-lock.json
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+		echo "npm ci (DSFR assets)"; \
+		$(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "WARNING: $(NPM) not found, DSFR not installed: pages will be served unstyled." >&2; \
+		echo "         Install Node.js and npm, then run: make assets" >&2; \
+	fi
+
+assets: $(DSFR_CSS) ## Install the DSFR (npm ci, into node_modules/) that pages load from /static/dsfr/
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "apt-get install chromium (browser tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		echo "sudo apt-get install chromium (browser tests)"; \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "WARNING: $(CHROMIUM) missing and apt-get unavailable without a password:" >&2; \
+		echo "         browser tests will be skipped (install Debian's chromium package)." >&2; \
+	fi
+
+browser: $(CHROMIUM) ## Debian's Chromium for the browser tests (apt-get; never `playwright install`)
 
 migrate: install ## Apply database migrations (DATABASE_URL, default SQLite under var/)
 	$(BIN)/passemarche db upgrade
@@ -47,11 +77,11 @@ lint: install ## ruff and mypy
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
-test: install ## Everything the tests need, then the whole suite
+test: install browser ## Everything the tests need, then the whole suite
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: install ## Benchmarks (see docs/BENCHMARKS.md)
 	$(BIN)/python -m bench.run
 
-.PHONY: help install migrate demo-editor run worker test-unit lint test bench
+.PHONY: help install assets browser migrate demo-editor run worker test-unit lint test bench

@@ -18,4 +18,5 @@ class HmacCapabilitySigner:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def verify(self, purpose: str, identifier: str, token: str) -> bool:
-        return hmac.compare_digest(self.sign(purpose, identifier), token)
+        expected = self.sign(purpose, identifier).encode("ascii")
+        return hmac.compare_digest(expected, token.encode("utf-8", "surrogatepass"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from passemarche.domain.hashing import secret_matches
 
@@ -80,3 +81,12 @@ def scope_allows(scope: str, operation: Operation) -> bool:
         return True
     needed = Scope.READ if operation is Operation.READ else Scope.WRITE
     return needed.value in scopes
+
+
+def build_return_url(base: str, **params: str) -> str:
+    """The editor's return URL with our identifiers appended; its own query parameters are kept
+    (ours replace any of the same name)."""
+    parts = urlsplit(base)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    query.extend(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))

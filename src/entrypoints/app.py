@@ -12,6 +12,7 @@ from passemarche.entrypoints.api.rate_limits import apply_limits, create_limiter
 from passemarche.entrypoints.bootstrap import Container, bootstrap
 from passemarche.entrypoints.errors import JSON_MIMETYPE, register_error_handlers
 from passemarche.entrypoints.observability import configure_logging, install_request_logging
+from passemarche.entrypoints.web import register_web
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 
@@ -51,4 +52,5 @@ def create_app(config: Config | None = None, container: Container | None = None)
     app.extensions["passemarche_oauth"] = EditorAuthorizationServer(app, container)
     app.register_blueprint(health.blp)
     register_error_handlers(app)
+    register_web(app)
     return app

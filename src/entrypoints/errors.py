@@ -80,8 +80,10 @@ def _json(body: dict[str, Any], status: int, headers: dict[str, str] | None = No
     return response
 
 
-def handle_domain_error(error: domain.DomainError) -> Response:
+def handle_domain_error(error: domain.DomainError) -> Response | tuple[str, int]:
     status = status_for(error)
+    if not _is_api_request():
+        return _html_error(status)
     headers: dict[str, str] = {}
     if isinstance(error, domain.NotAuthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="passemarche"'
@@ -162,6 +164,7 @@ _HTML = """<!doctype html>
 <body><main><h1>{title}</h1><p>{text}</p></main></body></html>"""
 
 _HTML_MESSAGES = {
+    400: ("Requête invalide", "La demande n’a pas pu être comprise. Veuillez réessayer."),
     403: ("Accès refusé", "Ce lien n’est pas valide ou ne vous donne pas accès à cette page."),
     404: ("Page introuvable", "La page demandée n’existe pas."),
     405: ("Méthode non autorisée", "Cette action n’est pas possible sur cette page."),
@@ -170,11 +173,25 @@ _HTML_MESSAGES = {
 }
 
 
-def _html_error(status: int) -> tuple[str, int]:
-    title, text = _HTML_MESSAGES.get(
+def _html_error(status: int, title: str | None = None, text: str | None = None) -> tuple[str, int]:
+    """The French error page: `error.html` when the web foundation is registered (see
+    `passemarche.entrypoints.web`), else a bare page, which is also the fallback if rendering
+    fails (an error page must not fail in turn)."""
+    from flask import render_template
+    from jinja2 import TemplateError
+    from markupsafe import escape
+    from werkzeug.routing import BuildError
+
+    default_title, default_text = _HTML_MESSAGES.get(
         status, ("Une erreur est survenue", "Veuillez réessayer plus tard.")
     )
-    return _HTML.format(title=title, text=text), status
+    title, text = title or default_title, text or default_text
+    if "passemarche_web" in current_app.extensions:
+        try:
+            return render_template("error.html", status=status, title=title, text=text), status
+        except (TemplateError, BuildError):
+            log.exception("error page could not be rendered")
+    return _HTML.format(title=escape(title), text=escape(text)), status
 
 
 def register_error_handlers(app: Flask) -> None:

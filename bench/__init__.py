@@ -1,0 +1,1 @@
+"""Benchmarks of the Passe Marché API (`make bench`, see docs/BENCHMARKS.md)."""

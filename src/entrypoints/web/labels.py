@@ -1,0 +1,42 @@
+"""French labels and formats shared by the pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+
+MARKET_TYPE_LABELS = {
+    "supplies": "Fournitures",
+    "services": "Services",
+    "works": "Travaux",
+    "defense": "Défense ou sécurité",
+}
+
+WEBHOOK_STATUS_LABELS = {
+    None: "Aucune notification",
+    "pending": "En attente d’envoi",
+    "processing": "Envoi en cours",
+    "delivered": "Transmise",
+    "failed": "Échec de la transmission",
+}
+
+_MONTHS = (
+    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+    "octobre", "novembre", "décembre",
+)  # fmt: skip
+
+
+def paris_datetime(moment: datetime | None) -> str:
+    """« 31 décembre 2030 à 23 h 59 » in Paris time (times are stored in UTC)."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(PARIS)
+    return (
+        f"{local.day} {_MONTHS[local.month - 1]} {local.year} à {local.hour} h {local.minute:02d}"
+    )
+
+
+def market_types(codes: tuple[str, ...] | list[str]) -> list[str]:
+    return [MARKET_TYPE_LABELS.get(code, code) for code in codes]
