@@ -21,7 +21,9 @@ def create_database_engine(url: str, **options: Any) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    options.setdefault("pool_pre_ping", True)
+    # No pre-ping (a round trip per checkout, ~10% of an API call): connections are recycled
+    # after 30 minutes instead, and one lost to a server restart fails a single request.
+    options.setdefault("pool_recycle", 1800)
     return create_engine(url, **options)
 
 

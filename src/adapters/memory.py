@@ -64,8 +64,14 @@ class MemoryEditorRepository(EditorRepository):
 
 
 class MemoryAccessTokenRepository(AccessTokenRepository):
-    def __init__(self, rows: dict[str, AccessToken]) -> None:
+    def __init__(self, rows: dict[str, AccessToken], editors: dict[str, Editor]) -> None:
         self.rows = rows
+        self.editors = editors
+
+    def get_with_editor(self, token_hash: str) -> tuple[AccessToken, Editor] | None:
+        token = self.rows.get(token_hash)
+        editor = self.editors.get(token.client_id) if token is not None else None
+        return (token, editor) if token is not None and editor is not None else None
 
     def add(self, token: AccessToken) -> None:
         self.rows[token.token_hash] = token
@@ -188,7 +194,7 @@ class MemoryUnitOfWork(AbstractUnitOfWork):
         self._staged = copy.deepcopy(self.store)
         self._base = {name: set(getattr(self.store, name)) for name in _TABLES}
         self.editors = MemoryEditorRepository(self._staged.editors)
-        self.tokens = MemoryAccessTokenRepository(self._staged.tokens)
+        self.tokens = MemoryAccessTokenRepository(self._staged.tokens, self._staged.editors)
         self.markets = MemoryMarketRepository(self._staged.markets)
         self.applications = MemoryApplicationRepository(self._staged.applications)
         self.idempotency = MemoryIdempotencyRepository(self._staged.idempotency)

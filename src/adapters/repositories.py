@@ -52,6 +52,15 @@ class SqlAlchemyAccessTokenRepository(AccessTokenRepository):
     def get(self, token_hash: str) -> AccessToken | None:
         return self.session.get(AccessToken, token_hash)
 
+    def get_with_editor(self, token_hash: str) -> tuple[AccessToken, Editor] | None:
+        query = (
+            select(AccessToken, Editor)
+            .join(Editor, Editor.client_id == AccessToken.client_id)  # type: ignore[arg-type]
+            .where(AccessToken.token_hash == token_hash)  # type: ignore[arg-type]
+        )
+        row = self.session.execute(query).first()
+        return (row[0], row[1]) if row is not None else None
+
     def usable_for(self, client_id: str, now: datetime) -> Sequence[AccessToken]:
         query = select(AccessToken).where(
             AccessToken.client_id == client_id,  # type: ignore[arg-type]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 
 from passemarche.domain.application import (
     Application,
@@ -19,10 +18,9 @@ from passemarche.services.idempotency import create_once
 from passemarche.services.ports import Clock, FileStorage
 from passemarche.services.results import ApplicationView, Created, Download
 from passemarche.services.tokens import Principal
-from passemarche.services.unit_of_work import AbstractUnitOfWork, ConflictError
+from passemarche.services.unit_of_work import AbstractUnitOfWork
 
 ALREADY_EXISTS = "Application already exists for this SIRET"
-_IDENTIFIER_ATTEMPTS = 5
 _NOT_AVAILABLE = {
     DocumentKind.ATTESTATION: "Attestation not available",
     DocumentKind.DOCUMENTS_PACKAGE: "Documents package not available",
@@ -54,7 +52,8 @@ def create_application(
             market.identifier, spec.siret
         ):
             raise ValidationFailed([ALREADY_EXISTS])
-        identifier = _free_identifier(uow, now)
+        # 36^8 identifiers a day: a collision would only fail this request on the primary key.
+        identifier = new_application_identifier(now)
         uow.applications.add(
             Application(
                 identifier=identifier,
@@ -128,11 +127,3 @@ def _owned(uow: AbstractUnitOfWork, principal: Principal, identifier: str) -> Ap
     if application is None or not application.belongs_to(principal.client_id):
         raise NotFound()
     return application
-
-
-def _free_identifier(uow: AbstractUnitOfWork, now: datetime) -> str:
-    for _ in range(_IDENTIFIER_ATTEMPTS):
-        identifier = new_application_identifier(now)
-        if uow.applications.get(identifier) is None:
-            return identifier
-    raise ConflictError("no free application identifier")

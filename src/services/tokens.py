@@ -75,11 +75,11 @@ def authenticate(uow: AbstractUnitOfWork, clock: Clock, bearer: str | None) -> P
     if not bearer:
         raise NotAuthenticated()
     with uow:
-        token = uow.tokens.get(hash_secret(bearer))
-        if token is None or not token.is_usable(clock.now()):
+        found = uow.tokens.get_with_editor(hash_secret(bearer))
+        if found is None:
             raise NotAuthenticated()
-        editor = uow.editors.get(token.client_id)
-        if editor is None or not editor.may_use_api:
+        token, editor = found
+        if not token.is_usable(clock.now()) or not editor.may_use_api:
             raise NotAuthenticated()
         return Principal(
             client_id=editor.client_id,

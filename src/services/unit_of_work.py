@@ -38,6 +38,10 @@ class AccessTokenRepository(abc.ABC):
     def get(self, token_hash: str) -> AccessToken | None: ...
 
     @abc.abstractmethod
+    def get_with_editor(self, token_hash: str) -> tuple[AccessToken, Editor] | None:
+        """The token and its editor at once: every API call needs both."""
+
+    @abc.abstractmethod
     def usable_for(self, client_id: str, now: datetime) -> Sequence[AccessToken]:
         """Tokens of this editor that are neither revoked nor expired."""
 
