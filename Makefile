@@ -63,8 +63,12 @@ demo-editor: migrate ## Create the demo editor once and print its credentials
 			--buyer-return-url http://127.0.0.1:8000/buyer --candidate-return-url http://127.0.0.1:8000/candidate; \
 	fi
 
-run: demo-editor ## Install, migrate, create the demo editor, serve on http://127.0.0.1:5000
-	$(BIN)/passemarche serve --host $(HOST) --port $(PORT)
+catalogue: migrate ## Load the attribute catalogue (idempotent)
+	$(BIN)/passemarche catalogue load
+
+# Development: webhooks may go to a receiver on this machine (refused in production).
+run: demo-editor catalogue ## Install, migrate, load the catalogue, create the demo editor, serve on http://127.0.0.1:5000
+	ALLOW_PRIVATE_WEBHOOK_TARGETS=$${ALLOW_PRIVATE_WEBHOOK_TARGETS:-1} $(BIN)/passemarche serve --host $(HOST) --port $(PORT)
 
 worker: install ## Run a background job worker (needs REDIS_URL)
 	$(BIN)/passemarche worker
@@ -84,4 +88,4 @@ test: install browser ## Everything the tests need, then the whole suite
 bench: install ## Benchmarks (see docs/BENCHMARKS.md)
 	$(BIN)/python -m bench.run
 
-.PHONY: help install assets browser migrate demo-editor run worker test-unit lint test bench
+.PHONY: help install assets browser migrate demo-editor catalogue run worker test-unit lint test bench

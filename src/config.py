@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from passemarche.domain.webhook import DEFAULT_RETRY_DELAYS
+
 
 class ConfigError(RuntimeError):
     pass
@@ -40,6 +42,11 @@ class Config:
     max_json_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     web_concurrency: int = 2
+    allow_private_webhook_targets: bool = False
+    webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+    job_queue: str = "default"
+    dsfr_dir: Path | None = None
+    session_lifetime_hours: int = 8
 
     @property
     def is_production(self) -> bool:
@@ -77,6 +84,11 @@ class Config:
             rate_limit_key_prefix=env.get("RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix),
             log_level=env.get("LOG_LEVEL", "INFO"),
             web_concurrency=int(env.get("WEB_CONCURRENCY", "2")),
+            allow_private_webhook_targets=_flag(env.get("ALLOW_PRIVATE_WEBHOOK_TARGETS")),
+            webhook_retry_delays=_delays(env.get("WEBHOOK_RETRY_DELAYS")),
+            job_queue=env.get("JOB_QUEUE") or cls.job_queue,
+            dsfr_dir=Path(env["DSFR_DIR"]) if env.get("DSFR_DIR") else None,
+            session_lifetime_hours=int(env.get("SESSION_LIFETIME_HOURS", "8")),
         )
         if config.is_production and config.database_url.startswith("sqlite"):
             raise ConfigError("DATABASE_URL must point at PostgreSQL in production")
@@ -84,6 +96,19 @@ class Config:
 
     def but(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _delays(value: str | None) -> tuple[float, ...]:
+    """Seconds between webhook attempts, comma-separated ("30,120,600"); unset: the default."""
+    if value is None or not value.strip():
+        return DEFAULT_RETRY_DELAYS
+    try:
+        delays = tuple(float(part) for part in value.split(","))
+    except ValueError:
+        raise ConfigError("WEBHOOK_RETRY_DELAYS must be comma-separated seconds") from None
+    if not all(0 <= delay < float("inf") for delay in delays):
+        raise ConfigError("WEBHOOK_RETRY_DELAYS must be finite, non-negative seconds")
+    return delays
 
 
 def _local_secret_key(var_dir: Path) -> str:

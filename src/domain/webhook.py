@@ -1,15 +1,21 @@
-"""Webhook deliveries: the signed notifications sent to an editor, their life cycle and retry
-schedule. Sending itself is a port (services.ports.WebhookSender)."""
+"""Webhook deliveries: the signed notifications sent to an editor, their life cycle, retry
+schedule, signature headers and the rules on where they may be sent. Sending itself is a port
+(services.ports.WebhookSender); resolving a host name belongs to an adapter."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import ipaddress
 import json
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from passemarche.domain.errors import DomainError
 from passemarche.domain.market import Market
@@ -177,3 +183,86 @@ def market_completed_payload(market: Market, now: datetime) -> dict[str, object]
             "field_keys": list(market.field_keys),
         },
     }
+
+
+USER_AGENT = "PasseMarche-Webhook/1.0"
+
+
+def signed_headers(delivery_id: str, body: bytes, secret: str, now: datetime) -> dict[str, str]:
+    """The headers of one attempt, signed twice over the exact body bytes.
+
+    Both signatures use the same HMAC-SHA256 key: the UTF-8 bytes of the editor's webhook secret,
+    as shown to the editor (a plain URL-safe string, not a `whsec_`-prefixed base64 key).
+
+    - `X-Webhook-Signature-SHA256: sha256=<hex>` signs the body alone (the reference's header).
+    - `webhook-signature: v1,<base64>` signs `{webhook-id}.{webhook-timestamp}.{body}` (Standard
+      Webhooks), so a receiver can refuse replays. `webhook-id` is the delivery id, the same on
+      every attempt; `webhook-timestamp` is the attempt's time in Unix seconds. A receiver using a
+      Standard Webhooks library, which base64-decodes its key, passes it
+      `"whsec_" + base64(secret.encode("utf-8"))`.
+    """
+    key = secret.encode("utf-8")
+    sent_at = str(int(now.timestamp()))
+    body_digest = hmac.new(key, body, hashlib.sha256).hexdigest()
+    signed_content = f"{delivery_id}.{sent_at}.".encode() + body
+    standard = base64.b64encode(hmac.new(key, signed_content, hashlib.sha256).digest()).decode()
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Webhook-Signature-SHA256": f"sha256={body_digest}",
+        "webhook-id": delivery_id,
+        "webhook-timestamp": sent_at,
+        "webhook-signature": f"v1,{standard}",
+    }
+
+
+def url_refusal(url: str, *, require_https: bool) -> str | None:
+    """Why a webhook URL may not be called whatever its host resolves to, or None."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError on a port out of range)
+    except ValueError:
+        return "Webhook URL is not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return "Webhook URL must be an http or https URL"
+    if require_https and parts.scheme != "https":
+        return "Webhook URL must use https"
+    if not host:
+        return "Webhook URL has no host"
+    return None
+
+
+def addresses_refusal(host: str, addresses: Iterable[str], *, allow_private: bool) -> str | None:
+    """Why a host resolving to these addresses may not be called, or None.
+
+    Every address counts: a name resolving to one public and one private address is refused, as
+    the connection may use either. `allow_private` (development and tests) lifts the rule.
+    """
+    if allow_private:
+        return None
+    for address in addresses:
+        kind = _non_public_kind(address)
+        if kind is not None:
+            where = host if address == host else f"{host} resolves to {address}, which"
+            return f"Webhook host {where} is a {kind} address"
+    return None
+
+
+def _non_public_kind(address: str) -> str | None:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "unparsable"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
+    checks = (
+        ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("reserved", ip.is_reserved),
+        ("private", ip.is_private),
+        ("non-public", not ip.is_global),  # e.g. 100.64.0.0/10, shared by carriers
+    )
+    return next((kind for kind, applies in checks if applies), None)

@@ -9,11 +9,15 @@ from passemarche.adapters.capabilities import HmacCapabilitySigner
 from passemarche.adapters.clock import SystemClock
 from passemarche.adapters.database import create_database_engine
 from passemarche.adapters.file_storage import LocalFileStorage
+from passemarche.adapters.job_queue import InProcessJobQueue, RqJobQueue
 from passemarche.adapters.orm import start_mappers
 from passemarche.adapters.unit_of_work import SqlAlchemyUnitOfWork, session_factory_for
+from passemarche.adapters.webhook_sender import RequestsWebhookSender, WebhookTargetGuard
 from passemarche.config import Config
-from passemarche.services.ports import CapabilitySigner, Clock, FileStorage
+from passemarche.domain.webhook import RetrySchedule
+from passemarche.services.ports import CapabilitySigner, Clock, FileStorage, JobQueue, WebhookSender
 from passemarche.services.unit_of_work import AbstractUnitOfWork
+from passemarche.services.webhooks import TargetPolicy
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +30,10 @@ class Container:
     clock: Clock
     storage: FileStorage
     signer: CapabilitySigner
+    jobs: JobQueue
+    webhook_sender: WebhookSender
+    webhook_targets: TargetPolicy
+    retry_schedule: RetrySchedule
     redis: Any | None = None
 
     def uow(self) -> AbstractUnitOfWork:
@@ -44,12 +52,31 @@ def bootstrap(config: Config, *, clock: Clock | None = None) -> Container:
         import redis
 
         redis_client = redis.Redis.from_url(config.redis_url, socket_timeout=5)
-    return Container(
+
+    def run_in_process(job: str, *args: str) -> None:
+        from passemarche.entrypoints.jobs import run_job
+
+        run_job(container, job, *args)
+
+    jobs: JobQueue = (
+        RqJobQueue(redis_client, config.job_queue)
+        if redis_client is not None
+        else InProcessJobQueue(run_in_process)
+    )
+    container = Container(
         config=config,
         engine=engine,
         session_factory=session_factory_for(engine),
         clock=clock or SystemClock(),
         storage=LocalFileStorage(config.storage_dir),
         signer=HmacCapabilitySigner(config.secret_key),
+        jobs=jobs,
+        webhook_sender=RequestsWebhookSender(),
+        webhook_targets=WebhookTargetGuard(
+            require_https=config.is_production,
+            allow_private=config.allow_private_webhook_targets,
+        ),
+        retry_schedule=RetrySchedule(config.webhook_retry_delays),
         redis=redis_client,
     )
+    return container

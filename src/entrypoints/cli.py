@@ -12,6 +12,7 @@ from typing import Any
 import click
 from passemarche.config import Config
 from passemarche.domain.errors import DomainError, NotFound, ValidationFailed
+from passemarche.entrypoints.cli_webhooks import webhooks
 from passemarche.services import editors as editor_service
 
 
@@ -239,7 +240,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
 
 @main.command(help="Run a background job worker (RQ, with its scheduler) on REDIS_URL.")
-@click.option("--queue", "queues", multiple=True, default=("default",), show_default=True)
+@click.option("--queue", "queues", multiple=True, help="Default: JOB_QUEUE (default).")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     config = Config.from_env()
@@ -250,14 +251,20 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
             err=True,
         )
         sys.exit(1)
+    from passemarche.entrypoints.jobs import worker_container
     from redis import Redis
     from rq import Queue, Worker
 
+    worker_container()  # built once here, inherited by every job's forked process
+    queues = queues or (config.job_queue,)
     connection = Redis.from_url(config.redis_url)
     rq_worker = Worker(
         [Queue(name, connection=connection) for name in queues], connection=connection
     )
     rq_worker.work(with_scheduler=True, burst=burst)
+
+
+main.add_command(webhooks)
 
 
 if __name__ == "__main__":

@@ -151,7 +151,11 @@ class RepositoryContract:
         with seeded() as uow:
             assert uow.tokens.usable_for("pm_a", NOW) == []
             token, editor = uow.tokens.get_with_editor("h1")
-            assert (token.token_hash, editor.client_id, editor.name) == ("h1", "pm_a", "Plateforme A")
+            assert (token.token_hash, editor.client_id, editor.name) == (
+                "h1",
+                "pm_a",
+                "Plateforme A",
+            )
             assert uow.tokens.get_with_editor("nope") is None
             assert uow.tokens.get("h1").revoked_at == NOW
             assert uow.tokens.get("nope") is None

@@ -1,0 +1,103 @@
+"""Background jobs: the registry from a job's name to its handler, and how a job runs.
+
+A handler takes the container and the job's string arguments (ids) and calls one use case with
+the container's adapters. Both queues end here: the in-process runner calls `run_job` with the
+web process's container; an RQ worker calls `run_rq_job`, which builds one container per worker
+process from the environment. Every job writes one structured log line (name, arguments,
+duration, outcome) — arguments are ids, never secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from passemarche.services import webhooks
+
+if TYPE_CHECKING:
+    from passemarche.entrypoints.bootstrap import Container
+
+log = logging.getLogger("passemarche.jobs")
+
+Handler = Callable[..., Mapping[str, Any] | None]
+
+
+class UnknownJob(LookupError):
+    pass
+
+
+def _deliver_webhook(container: Container, delivery_id: str) -> Mapping[str, Any] | None:
+    view = webhooks.deliver(
+        container.uow(),
+        container.clock,
+        container.webhook_sender,
+        container.jobs,
+        delivery_id,
+        container.retry_schedule,
+        container.webhook_targets,
+    )
+    if view is None:
+        return {"delivery": "not found"}
+    return {
+        "delivery_status": view.status,
+        "attempts": view.attempts,
+        "http_status": view.last_status_code,
+        "error": view.last_error,
+    }
+
+
+HANDLERS: dict[str, Handler] = {
+    webhooks.DELIVER_WEBHOOK: _deliver_webhook,
+}
+
+
+def run_job(container: Container, job: str, *args: str) -> None:
+    """Run one job by name and log it; an exception is raised on to the queue, which logs its
+    traceback (RQ keeps it with the failed job)."""
+    started = time.perf_counter()
+    fields: dict[str, Any] = {"job": job, "args": list(args)}
+    try:
+        handler = HANDLERS.get(job)
+        if handler is None:
+            raise UnknownJob(job)
+        fields.update(handler(container, *args) or {})
+    except BaseException as error:
+        fields.update(outcome="error", error=type(error).__name__, duration_ms=_since(started))
+        log.error("job", extra={"fields": fields})
+        raise
+    fields.update(outcome="ok", duration_ms=_since(started))
+    log.info("job", extra={"fields": fields})
+
+
+def run_rq_job(job: str, *args: str) -> None:
+    """RQ's entry point (see adapters.job_queue.RQ_ENTRY)."""
+    run_job(worker_container(), job, *args)
+
+
+_container: Container | None = None
+_container_pid: int | None = None
+
+
+def worker_container() -> Container:
+    """The worker process's container, built once from the environment. RQ forks a child per
+    job: a child inherits it, but not the parent's database connections."""
+    global _container, _container_pid
+    if _container is None:
+        from passemarche.config import Config
+        from passemarche.entrypoints.bootstrap import bootstrap
+        from passemarche.entrypoints.observability import configure_logging
+
+        config = Config.from_env()
+        configure_logging(config.log_level)
+        _container, _container_pid = bootstrap(config), os.getpid()
+    elif _container_pid != os.getpid():
+        _container.engine.dispose(close=False)
+        _container_pid = os.getpid()
+    return _container
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
