@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import BinaryIO, Protocol
 
+from passemarche.domain.dossier import Dossier
 from passemarche.domain.webhook import AttemptOutcome
 
 
@@ -57,3 +59,39 @@ class WebhookSender(Protocol):
     """POSTs one webhook body; never raises for HTTP or network failures, it reports them."""
 
     def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptOutcome: ...
+
+
+class DocumentRenderer(Protocol):
+    """Renders the two attestations of a dossier as PDF bytes (a few pages: bytes are fine)."""
+
+    def candidate_attestation(self, dossier: Dossier) -> bytes: ...
+
+    def buyer_attestation(self, dossier: Dossier) -> bytes: ...
+
+
+class PackageBuilder(Protocol):
+    """Writes the documents ZIP to `target`, streaming each file from storage (constant memory)."""
+
+    def build(
+        self, dossier: Dossier, buyer_attestation: bytes, storage: FileStorage, target: BinaryIO
+    ) -> None: ...
+
+
+class ScanVerdict(StrEnum):
+    CLEAN = "clean"
+    INFECTED = "infected"
+    FAILED = "failed"  # the scanner could not decide (error, timeout): not safe to accept
+    NOT_SCANNED = "not_scanned"  # no antivirus configured (embedded default): said on the page
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    verdict: ScanVerdict
+    signature: str | None = None  # the virus name, when infected
+    detail: str | None = None
+
+
+class VirusScanner(Protocol):
+    """Scans a stream without loading it whole."""
+
+    def scan(self, stream: BinaryIO) -> ScanResult: ...
