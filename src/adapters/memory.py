@@ -165,6 +165,10 @@ class MemoryWebhookDeliveryRepository(WebhookDeliveryRepository):
         rows.sort(key=lambda d: d.created_at, reverse=True)
         return rows[:limit]
 
+    def unfinished(self) -> Sequence[WebhookDelivery]:
+        rows = [d for d in self.rows.values() if d.status in ("pending", "processing")]
+        return sorted(rows, key=lambda d: (d.created_at, d.id))
+
     def latest_for(self, resource_identifier: str) -> WebhookDelivery | None:
         rows = [d for d in self.rows.values() if d.resource_identifier == resource_identifier]
         rows.sort(key=lambda d: (d.created_at, d.id), reverse=True)

@@ -159,6 +159,15 @@ class SqlAlchemyWebhookDeliveryRepository(WebhookDeliveryRepository):
         query = query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id).limit(limit)  # type: ignore[attr-defined]
         return self.session.scalars(query).all()
 
+    def unfinished(self) -> Sequence[WebhookDelivery]:
+        waiting = (DeliveryStatus.PENDING.value, DeliveryStatus.PROCESSING.value)
+        query = (
+            select(WebhookDelivery)
+            .where(WebhookDelivery.status.in_(waiting))  # type: ignore[attr-defined]
+            .order_by(WebhookDelivery.created_at, WebhookDelivery.id)  # type: ignore[arg-type]
+        )
+        return self.session.scalars(query).all()
+
     def latest_for(self, resource_identifier: str) -> WebhookDelivery | None:
         query = (
             select(WebhookDelivery)

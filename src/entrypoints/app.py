@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from passemarche.adapters.job_queue import InProcessJobQueue
 from passemarche.config import Config
 from passemarche.entrypoints import health
 from passemarche.entrypoints.api import api_blueprints, create_api
@@ -13,6 +14,7 @@ from passemarche.entrypoints.bootstrap import Container, bootstrap
 from passemarche.entrypoints.errors import JSON_MIMETYPE, register_error_handlers
 from passemarche.entrypoints.observability import configure_logging, install_request_logging
 from passemarche.entrypoints.web import register_web
+from passemarche.services import webhooks
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 
@@ -53,4 +55,7 @@ def create_app(config: Config | None = None, container: Container | None = None)
     app.register_blueprint(health.blp)
     register_error_handlers(app)
     register_web(app)
+    if isinstance(container.jobs, InProcessJobQueue) and config.environment != "test":
+        # The in-process queue keeps nothing across restarts: pick up where the last run stopped.
+        webhooks.resume_unfinished(container.uow(), container.clock, container.jobs)
     return app

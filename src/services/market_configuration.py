@@ -13,18 +13,11 @@ from datetime import datetime
 from passemarche.domain.catalogue import CatalogueSnapshot
 from passemarche.domain.errors import NotFound
 from passemarche.domain.market import Market
-from passemarche.domain.webhook import (
-    DeliveryStatus,
-    WebhookDelivery,
-    WebhookEvent,
-    market_completed_payload,
-)
+from passemarche.services import webhooks
 from passemarche.services.catalogue import catalogue_snapshot
 from passemarche.services.ports import Clock, JobQueue
 from passemarche.services.results import LotView
 from passemarche.services.unit_of_work import AbstractUnitOfWork
-
-DELIVER_WEBHOOK_JOB = "deliver_webhook"
 
 
 @dataclass(frozen=True)
@@ -130,18 +123,9 @@ def finalise_configuration(
         market.finalise(
             required_keys(catalogue, market.market_type_codes, market.optional_keys), now
         )
-        delivery = WebhookDelivery.new(
-            WebhookEvent.MARKET_COMPLETED,
-            market.editor_client_id,
-            market.identifier,
-            market_completed_payload(market, now),
-            now,
-        )
-        uow.webhooks.add(delivery)
-        market.webhook_status = DeliveryStatus.PENDING.value
+        delivery_id = webhooks.add_market_completed(uow, market, now)
         uow.commit()
-        delivery_id = delivery.id
-    jobs.enqueue(DELIVER_WEBHOOK_JOB, delivery_id)
+    webhooks.enqueue_delivery(jobs, delivery_id)
 
 
 def _market(uow: AbstractUnitOfWork, identifier: str) -> Market:

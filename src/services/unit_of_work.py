@@ -107,6 +107,10 @@ class WebhookDeliveryRepository(abc.ABC):
     @abc.abstractmethod
     def latest_for(self, resource_identifier: str) -> WebhookDelivery | None: ...
 
+    @abc.abstractmethod
+    def unfinished(self) -> Sequence[WebhookDelivery]:
+        """Pending or processing deliveries, oldest first."""
+
 
 class ConflictError(Exception):
     """The commit broke a uniqueness rule because another transaction got there first."""

@@ -134,6 +134,19 @@ def deliver(
     return view
 
 
+def resume_unfinished(uow: AbstractUnitOfWork, clock: Clock, jobs: JobQueue) -> int:
+    """Re-enqueue the deliveries a stopped process left pending or half-sent (the in-process
+    queue keeps nothing across restarts). Called once at start-up by a single process; a
+    delivery sent twice is deduplicated by receivers on its `webhook-id`. Returns how many."""
+    now = clock.now()
+    with uow:
+        waiting = [(d.id, d.next_attempt_at) for d in uow.webhooks.unfinished()]
+    for delivery_id, due in waiting:
+        delay = due - now if due is not None and due > now else None
+        jobs.enqueue(DELIVER_WEBHOOK, delivery_id, delay=delay)
+    return len(waiting)
+
+
 def retry(uow: AbstractUnitOfWork, clock: Clock, jobs: JobQueue, delivery_id: str) -> DeliveryView:
     """Send a failed delivery again, from a fresh retry schedule (admin CLI)."""
     with uow:

@@ -596,3 +596,43 @@ def test_the_helpers_record_a_market_completed_delivery_and_enqueue_it_after_com
     (sent,) = harness.sender.sent
     assert b'"event":"market.completed"' in sent.body
     assert harness.market.identifier.encode() in sent.body
+
+
+def test_unfinished_deliveries_are_enqueued_again_at_start_up_when_due_or_later():
+    from datetime import UTC, datetime, timedelta
+
+    from passemarche.adapters.memory import MemoryStore, MemoryUnitOfWork
+    from passemarche.domain.webhook import WebhookDelivery, WebhookEvent
+    from passemarche.services import webhooks
+
+    from tests.support import FixedClock
+
+    store, clock = MemoryStore(), FixedClock(datetime(2026, 6, 15, 12, tzinfo=UTC))
+    with MemoryUnitOfWork(store) as uow:
+        due = WebhookDelivery.new(WebhookEvent.MARKET_COMPLETED, "e", "VR-1", {}, clock.now())
+        later = WebhookDelivery.new(WebhookEvent.MARKET_COMPLETED, "e", "VR-2", {}, clock.now())
+        later.next_attempt_at = clock.now() + timedelta(minutes=10)
+        half_sent = WebhookDelivery.new(WebhookEvent.MARKET_COMPLETED, "e", "VR-3", {}, clock.now())
+        half_sent.start_attempt()
+        done = WebhookDelivery.new(WebhookEvent.MARKET_COMPLETED, "e", "VR-4", {}, clock.now())
+        done.status = "delivered"
+        for delivery in (due, later, half_sent, done):
+            uow.webhooks.add(delivery)
+        uow.commit()
+
+    class Recorder:
+        calls = []
+
+        def enqueue(self, job, *args, delay=None):
+            self.calls.append((job, args[0], delay))
+
+    jobs = Recorder()
+    assert webhooks.resume_unfinished(MemoryUnitOfWork(store), clock, jobs) == 3
+    assert sorted(jobs.calls, key=lambda c: c[1]) == sorted(
+        [
+            ("deliver_webhook", due.id, None),
+            ("deliver_webhook", later.id, timedelta(minutes=10)),
+            ("deliver_webhook", half_sent.id, None),
+        ],
+        key=lambda c: c[1],
+    )
