@@ -12,6 +12,8 @@ DSFR_CSS := node_modules/@gouvfr/dsfr/dist/dsfr.min.css
 NPM ?= npm
 # Browser tests drive Debian's Chromium through playwright (never `playwright install`).
 CHROMIUM := /usr/bin/chromium
+# Antivirus tests start their own clamd from Debian's clamav-daemon (no signature download needed).
+CLAMD := /usr/sbin/clamd
 
 .DEFAULT_GOAL := help
 
@@ -51,6 +53,22 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM) ## Debian's Chromium for the browser tests (apt-get; never `playwright install`)
 
+$(CLAMD):
+	@if command -v clamd >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "apt-get install clamav-daemon clamav (antivirus tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clamav-daemon clamav >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		echo "sudo apt-get install clamav-daemon clamav (antivirus tests)"; \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clamav-daemon clamav >/dev/null; \
+	else \
+		echo "WARNING: clamd missing and apt-get unavailable without a password:" >&2; \
+		echo "         antivirus tests will be skipped (install Debian's clamav-daemon package)." >&2; \
+	fi
+
+clamav: $(CLAMD) ## Debian's clamd and sigtool for the antivirus tests (apt-get; no signature download)
+
 migrate: install ## Apply database migrations (DATABASE_URL, default SQLite under var/)
 	$(BIN)/passemarche db upgrade
 
@@ -81,11 +99,11 @@ lint: install ## ruff and mypy
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
-test: install browser ## Everything the tests need, then the whole suite
+test: install browser clamav ## Everything the tests need, then the whole suite
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: install ## Benchmarks (see docs/BENCHMARKS.md)
 	$(BIN)/python -m bench.run
 
-.PHONY: help install assets browser migrate demo-editor catalogue run worker test-unit lint test bench
+.PHONY: help install assets browser clamav migrate demo-editor catalogue run worker test-unit lint test bench
