@@ -20,6 +20,7 @@ from passemarche.entrypoints.web.assets import (
     load_assets,
     register_assets,
 )
+from passemarche.entrypoints.web.labels import typography
 from passemarche.entrypoints.web.security import register_security
 
 # The templates folder (web/templates) for the whole application, and web/static for the pages'
@@ -62,6 +63,7 @@ def register_web(app: Flask) -> None:
     env.trim_blocks = True
     env.lstrip_blocks = True
     env.filters["field_id"] = field_id
+    env.filters["typo"] = typography
     app.register_blueprint(templates)
 
     register_assets(app, assets)

@@ -40,3 +40,8 @@ def paris_datetime(moment: datetime | None) -> str:
 
 def market_types(codes: tuple[str, ...] | list[str]) -> list[str]:
     return [MARKET_TYPE_LABELS.get(code, code) for code in codes]
+
+
+def typography(text: str) -> str:
+    """French typography for catalogue texts typed with straight apostrophes ("d' exclusion")."""
+    return text.replace("' ", "’").replace("'", "’").strip()

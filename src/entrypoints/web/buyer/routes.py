@@ -50,7 +50,7 @@ def _steps(market: BuyerMarket, catalogue: CatalogueSnapshot) -> list[Step]:
     if market.lots:
         steps.append(Step("lots", "Lots"))
     for category in catalogue.categories_for(market.market_type_codes):
-        steps.append(Step(category.key, category.buyer_label.strip()))
+        steps.append(Step(category.key, labels.typography(category.buyer_label)))
     steps.append(Step("summary", "Récapitulatif"))
     return steps
 
@@ -202,7 +202,7 @@ def _category(
                 "Indiquez si vous souhaitez demander des renseignements complémentaires."
             )
         elif answer == "oui" and not ticked:
-            errors["keys"] = "Cochez au moins un renseignement, ou répondez « Non »."
+            errors["attributes"] = "Cochez au moins un renseignement, ou répondez « Non »."
             chosen = []
         if not errors:
             configuration.save_optional_choice(
@@ -292,7 +292,8 @@ def retry_webhook(identifier: str) -> ResponseReturnValue:
 
 @blp.route("/<identifier>/webhook_status", methods=["GET"])
 def webhook_status(identifier: str) -> ResponseReturnValue:
-    """Polled by the confirmation page's script; the page also refreshes itself without it."""
+    """Polled by the confirmation page's script (static/webhook-status.js); without JavaScript
+    the page refreshes itself."""
     require_capability(PURPOSE, identifier)
     market = configuration.buyer_market(_container().uow(), identifier)
     return {"webhook_status": market.webhook_status}
