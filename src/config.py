@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from passemarche.domain.uploads import DEFAULT_MAX_UPLOAD_BYTES, MIB
 from passemarche.domain.webhook import DEFAULT_RETRY_DELAYS
 
 
@@ -47,6 +48,10 @@ class Config:
     job_queue: str = "default"
     dsfr_dir: Path | None = None
     session_lifetime_hours: int = 8
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    upload_temp_dir: Path | None = None
+    clamd_url: str | None = None
+    clamd_timeout: float = 120.0
 
     @property
     def is_production(self) -> bool:
@@ -89,6 +94,10 @@ class Config:
             job_queue=env.get("JOB_QUEUE") or cls.job_queue,
             dsfr_dir=Path(env["DSFR_DIR"]) if env.get("DSFR_DIR") else None,
             session_lifetime_hours=int(env.get("SESSION_LIFETIME_HOURS", "8")),
+            max_upload_bytes=_upload_limit(env.get("MAX_UPLOAD_MB")),
+            upload_temp_dir=Path(env["UPLOAD_TMP_DIR"]) if env.get("UPLOAD_TMP_DIR") else None,
+            clamd_url=(env.get("CLAMD_URL") or "").strip() or None,
+            clamd_timeout=float(env.get("CLAMD_TIMEOUT") or "120"),
         )
         if config.is_production and config.database_url.startswith("sqlite"):
             raise ConfigError("DATABASE_URL must point at PostgreSQL in production")
@@ -109,6 +118,19 @@ def _delays(value: str | None) -> tuple[float, ...]:
     if not all(0 <= delay < float("inf") for delay in delays):
         raise ConfigError("WEBHOOK_RETRY_DELAYS must be finite, non-negative seconds")
     return delays
+
+
+def _upload_limit(value: str | None) -> int:
+    """MAX_UPLOAD_MB: whole binary megabytes (clamd counts the same way); unset: 100."""
+    if value is None or not value.strip():
+        return DEFAULT_MAX_UPLOAD_BYTES
+    try:
+        megabytes = int(value)
+    except ValueError:
+        raise ConfigError("MAX_UPLOAD_MB must be a whole number of megabytes") from None
+    if megabytes < 1:
+        raise ConfigError("MAX_UPLOAD_MB must be at least 1")
+    return megabytes * MIB
 
 
 def _local_secret_key(var_dir: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from passemarche.adapters.antivirus import scanner_from_url
 from passemarche.adapters.capabilities import HmacCapabilitySigner
 from passemarche.adapters.clock import SystemClock
 from passemarche.adapters.database import create_database_engine
@@ -12,10 +13,18 @@ from passemarche.adapters.file_storage import LocalFileStorage
 from passemarche.adapters.job_queue import InProcessJobQueue, RqJobQueue
 from passemarche.adapters.orm import start_mappers
 from passemarche.adapters.unit_of_work import SqlAlchemyUnitOfWork, session_factory_for
+from passemarche.adapters.uploads import UploadReceiver
 from passemarche.adapters.webhook_sender import RequestsWebhookSender, WebhookTargetGuard
 from passemarche.config import Config
 from passemarche.domain.webhook import RetrySchedule
-from passemarche.services.ports import CapabilitySigner, Clock, FileStorage, JobQueue, WebhookSender
+from passemarche.services.ports import (
+    CapabilitySigner,
+    Clock,
+    FileStorage,
+    JobQueue,
+    VirusScanner,
+    WebhookSender,
+)
 from passemarche.services.unit_of_work import AbstractUnitOfWork
 from passemarche.services.webhooks import TargetPolicy
 from sqlalchemy import Engine
@@ -34,6 +43,8 @@ class Container:
     webhook_sender: WebhookSender
     webhook_targets: TargetPolicy
     retry_schedule: RetrySchedule
+    scanner: VirusScanner
+    uploads: UploadReceiver
     redis: Any | None = None
 
     def uow(self) -> AbstractUnitOfWork:
@@ -77,6 +88,11 @@ def bootstrap(config: Config, *, clock: Clock | None = None) -> Container:
             allow_private=config.allow_private_webhook_targets,
         ),
         retry_schedule=RetrySchedule(config.webhook_retry_delays),
+        scanner=scanner_from_url(config.clamd_url, timeout=config.clamd_timeout),
+        uploads=UploadReceiver(
+            max_bytes=config.max_upload_bytes,
+            temp_dir=config.upload_temp_dir or config.var_dir / "tmp" / "uploads",
+        ),
         redis=redis_client,
     )
     return container
