@@ -9,8 +9,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
+from passemarche.domain.answers import Answer, AttachedDocument
 from passemarche.domain.application import Application
 from passemarche.domain.catalogue import Attribute, CatalogueSnapshot, Category, Subcategory
 from passemarche.domain.editor import AccessToken, Editor
@@ -21,9 +22,11 @@ from passemarche.domain.webhook import WebhookDelivery
 from passemarche.services.unit_of_work import (
     AbstractUnitOfWork,
     AccessTokenRepository,
+    AnswerRepository,
     ApplicationRepository,
     CatalogueRepository,
     ConflictError,
+    DocumentRepository,
     EditorRepository,
     IdempotencyRepository,
     MarketRepository,
@@ -44,6 +47,8 @@ class MemoryStore:
     subcategories: dict[str, Subcategory] = field(default_factory=dict)
     attributes: dict[str, Attribute] = field(default_factory=dict)
     webhooks: dict[str, WebhookDelivery] = field(default_factory=dict)
+    answers: dict[tuple[str, str], Answer] = field(default_factory=dict)
+    documents: dict[str, AttachedDocument] = field(default_factory=dict)
 
 
 class MemoryEditorRepository(EditorRepository):
@@ -91,6 +96,9 @@ class MemoryMarketRepository(MarketRepository):
         self.rows[market.identifier] = market
 
     def get(self, identifier: str) -> Market | None:
+        return self.rows.get(identifier)
+
+    def get_for_update(self, identifier: str) -> Market | None:
         return self.rows.get(identifier)
 
 
@@ -175,9 +183,42 @@ class MemoryWebhookDeliveryRepository(WebhookDeliveryRepository):
         return rows[0] if rows else None
 
 
+class MemoryAnswerRepository(AnswerRepository):
+    def __init__(self, rows: dict[tuple[str, str], Answer]) -> None:
+        self.rows = rows
+
+    def add(self, answer: Answer) -> None:
+        self.rows[(answer.application_identifier, answer.attribute_key)] = answer
+
+    def get(self, application_identifier: str, attribute_key: str) -> Answer | None:
+        return self.rows.get((application_identifier, attribute_key))
+
+    def for_application(self, application_identifier: str) -> Sequence[Answer]:
+        rows = [a for a in self.rows.values() if a.application_identifier == application_identifier]
+        return sorted(rows, key=lambda a: a.attribute_key)
+
+
+class MemoryDocumentRepository(DocumentRepository):
+    def __init__(self, rows: dict[str, AttachedDocument]) -> None:
+        self.rows = rows
+
+    def add(self, document: AttachedDocument) -> None:
+        self.rows[document.id] = document
+
+    def get(self, document_id: str) -> AttachedDocument | None:
+        return self.rows.get(document_id)
+
+    def for_application(self, application_identifier: str) -> Sequence[AttachedDocument]:
+        rows = [d for d in self.rows.values() if d.application_identifier == application_identifier]
+        return sorted(rows, key=lambda d: (d.created_at, d.id))
+
+    def remove(self, document: AttachedDocument) -> None:
+        self.rows.pop(document.id, None)
+
+
 _TABLES = (
     "editors", "tokens", "markets", "applications", "idempotency",
-    "categories", "subcategories", "attributes", "webhooks",
+    "categories", "subcategories", "attributes", "webhooks", "answers", "documents",
 )  # fmt: skip
 
 
@@ -204,6 +245,8 @@ class MemoryUnitOfWork(AbstractUnitOfWork):
         self.idempotency = MemoryIdempotencyRepository(self._staged.idempotency)
         self.catalogue = MemoryCatalogueRepository(self._staged)
         self.webhooks = MemoryWebhookDeliveryRepository(self._staged.webhooks)
+        self.answers = MemoryAnswerRepository(self._staged.answers)
+        self.documents = MemoryDocumentRepository(self._staged.documents)
 
     def commit(self) -> None:
         merged = copy.deepcopy(self.store)
@@ -221,6 +264,8 @@ class MemoryUnitOfWork(AbstractUnitOfWork):
             self.rollback()
             raise
         for name in _TABLES:
+            for row in getattr(merged, name).values():
+                _to_utc(row)
             setattr(self.store, name, getattr(merged, name))
         self.commits += 1
         self._begin()
@@ -230,6 +275,13 @@ class MemoryUnitOfWork(AbstractUnitOfWork):
 
     def ping(self) -> None:
         return None
+
+
+def _to_utc(row: object) -> None:
+    """Times come back in UTC from a database whatever zone they were given in: so here."""
+    for name, value in vars(row).items():
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            setattr(row, name, value.astimezone(UTC))
 
 
 def _check_unique(store: MemoryStore) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from passemarche.domain.answers import Answer, AttachedDocument
 from passemarche.domain.application import Application
 from passemarche.domain.catalogue import Attribute, Category, Subcategory
 from passemarche.domain.clock import ensure_utc
@@ -158,7 +159,50 @@ applications = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("completed_at", UtcDateTime),
     Column("webhook_status", String(16)),
+    Column("company_name", String(255)),
+    Column("lot_numbers", JSON, nullable=False),
+    Column("declaration_accepted_at", UtcDateTime),
+    Column("documents_generated_at", UtcDateTime),
     UniqueConstraint("market_identifier", "siret", name="uq_applications_market_siret"),
+)
+
+answers = Table(
+    "answers",
+    metadata,
+    Column(
+        "application_identifier",
+        String(32),
+        ForeignKey("applications.identifier", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("attribute_key", String(200), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("source", String(100)),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+attached_documents = Table(
+    "attached_documents",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "application_identifier",
+        String(32),
+        ForeignKey("applications.identifier", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("attribute_key", String(200), nullable=False),
+    Column("slot", String(100), nullable=False),
+    Column("original_name", String(255), nullable=False),
+    Column("storage_key", String(500), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("scan", String(16), nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 idempotency_keys = Table(
@@ -257,4 +301,6 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(Subcategory, subcategories)
     mapper_registry.map_imperatively(Attribute, attributes)
     mapper_registry.map_imperatively(WebhookDelivery, webhook_deliveries)
+    mapper_registry.map_imperatively(Answer, answers)
+    mapper_registry.map_imperatively(AttachedDocument, attached_documents)
     _mapped = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from passemarche.domain.answers import Answer, AttachedDocument
 from passemarche.domain.application import Application
 from passemarche.domain.catalogue import Attribute, CatalogueSnapshot, Category, Subcategory
 from passemarche.domain.editor import AccessToken, Editor
@@ -14,8 +15,10 @@ from passemarche.domain.siret import Siret
 from passemarche.domain.webhook import DeliveryStatus, WebhookDelivery
 from passemarche.services.unit_of_work import (
     AccessTokenRepository,
+    AnswerRepository,
     ApplicationRepository,
     CatalogueRepository,
+    DocumentRepository,
     EditorRepository,
     IdempotencyRepository,
     MarketRepository,
@@ -79,6 +82,10 @@ class SqlAlchemyMarketRepository(MarketRepository):
 
     def get(self, identifier: str) -> Market | None:
         return self.session.get(Market, identifier)
+
+    def get_for_update(self, identifier: str) -> Market | None:
+        # FOR UPDATE on PostgreSQL; SQLite ignores it but serialises writers (WAL snapshots).
+        return self.session.get(Market, identifier, with_for_update=True, populate_existing=True)
 
 
 class SqlAlchemyApplicationRepository(ApplicationRepository):
@@ -176,3 +183,37 @@ class SqlAlchemyWebhookDeliveryRepository(WebhookDeliveryRepository):
             .limit(1)
         )
         return self.session.scalars(query).first()
+
+
+class SqlAlchemyAnswerRepository(AnswerRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, answer: Answer) -> None:
+        self.session.add(answer)
+
+    def get(self, application_identifier: str, attribute_key: str) -> Answer | None:
+        return self.session.get(Answer, (application_identifier, attribute_key))
+
+    def for_application(self, application_identifier: str) -> Sequence[Answer]:
+        query = select(Answer).filter_by(application_identifier=application_identifier)
+        return self.session.scalars(query.order_by(Answer.attribute_key)).all()  # type: ignore[arg-type]
+
+
+class SqlAlchemyDocumentRepository(DocumentRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, document: AttachedDocument) -> None:
+        self.session.add(document)
+
+    def get(self, document_id: str) -> AttachedDocument | None:
+        return self.session.get(AttachedDocument, document_id)
+
+    def for_application(self, application_identifier: str) -> Sequence[AttachedDocument]:
+        query = select(AttachedDocument).filter_by(application_identifier=application_identifier)
+        order = (AttachedDocument.created_at, AttachedDocument.id)
+        return self.session.scalars(query.order_by(*order)).all()  # type: ignore[arg-type]
+
+    def remove(self, document: AttachedDocument) -> None:
+        self.session.delete(document)

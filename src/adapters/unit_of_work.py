@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from passemarche.adapters.repositories import (
     SqlAlchemyAccessTokenRepository,
+    SqlAlchemyAnswerRepository,
     SqlAlchemyApplicationRepository,
     SqlAlchemyCatalogueRepository,
+    SqlAlchemyDocumentRepository,
     SqlAlchemyEditorRepository,
     SqlAlchemyIdempotencyRepository,
     SqlAlchemyMarketRepository,
@@ -31,6 +33,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.idempotency = SqlAlchemyIdempotencyRepository(self.session)
         self.catalogue = SqlAlchemyCatalogueRepository(self.session)
         self.webhooks = SqlAlchemyWebhookDeliveryRepository(self.session)
+        self.answers = SqlAlchemyAnswerRepository(self.session)
+        self.documents = SqlAlchemyDocumentRepository(self.session)
         return self
 
     def __exit__(self, *args: object) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -39,6 +39,10 @@ class Application:
     status: str = ApplicationStatus.IN_PROGRESS.value
     completed_at: datetime | None = None
     webhook_status: str | None = None
+    company_name: str | None = None
+    lot_numbers: list[int] = field(default_factory=list)
+    declaration_accepted_at: datetime | None = None
+    documents_generated_at: datetime | None = None
 
     def belongs_to(self, client_id: str) -> bool:
         return self.editor_client_id == client_id

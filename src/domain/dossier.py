@@ -106,10 +106,11 @@ def safe_file_name(original: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         stem, dot, extension = name.rpartition(".")
         if dot and 0 < len(extension) <= 10:
-            name = stem[: MAX_NAME_LENGTH - len(extension) - 1] + "." + extension
+            # Cut the stem, then drop what the cut may leave dangling before the extension.
+            name = stem[: MAX_NAME_LENGTH - len(extension) - 1].rstrip("._-") + "." + extension
         else:
-            name = name[:MAX_NAME_LENGTH]
-    return name
+            name = name[:MAX_NAME_LENGTH].rstrip("._-")
+    return name or "document"
 
 
 def package_member_name(

@@ -119,7 +119,9 @@ def finalise_configuration(
     catalogue = catalogue_snapshot(uow)
     now = clock.now()
     with uow:
-        market = _market(uow, identifier)
+        market = uow.markets.get_for_update(identifier)
+        if market is None:
+            raise NotFound()
         market.finalise(
             required_keys(catalogue, market.market_type_codes, market.optional_keys), now
         )

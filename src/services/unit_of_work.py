@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 
+from passemarche.domain.answers import Answer, AttachedDocument
 from passemarche.domain.application import Application
 from passemarche.domain.catalogue import Attribute, CatalogueSnapshot, Category, Subcategory
 from passemarche.domain.editor import AccessToken, Editor
@@ -52,6 +53,10 @@ class MarketRepository(abc.ABC):
 
     @abc.abstractmethod
     def get(self, identifier: str) -> Market | None: ...
+
+    @abc.abstractmethod
+    def get_for_update(self, identifier: str) -> Market | None:
+        """The market, locked until the end of the transaction (two finalisations queue up)."""
 
 
 class ApplicationRepository(abc.ABC):
@@ -112,6 +117,32 @@ class WebhookDeliveryRepository(abc.ABC):
         """Pending or processing deliveries, oldest first."""
 
 
+class AnswerRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, answer: Answer) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, application_identifier: str, attribute_key: str) -> Answer | None: ...
+
+    @abc.abstractmethod
+    def for_application(self, application_identifier: str) -> Sequence[Answer]: ...
+
+
+class DocumentRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, document: AttachedDocument) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, document_id: str) -> AttachedDocument | None: ...
+
+    @abc.abstractmethod
+    def for_application(self, application_identifier: str) -> Sequence[AttachedDocument]:
+        """Oldest first."""
+
+    @abc.abstractmethod
+    def remove(self, document: AttachedDocument) -> None: ...
+
+
 class ConflictError(Exception):
     """The commit broke a uniqueness rule because another transaction got there first."""
 
@@ -124,6 +155,8 @@ class AbstractUnitOfWork(abc.ABC):
     idempotency: IdempotencyRepository
     catalogue: CatalogueRepository
     webhooks: WebhookDeliveryRepository
+    answers: AnswerRepository
+    documents: DocumentRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

@@ -31,6 +31,7 @@ from passemarche.services.market_configuration import BuyerMarket
 PURPOSE = "buyer"
 EXCLUSION_CATEGORY = "motifs_exclusion"
 ALREADY_COMPLETED = "Ce marché a déjà été complété."
+MAX_REMEMBERED_MARKETS = 20
 
 blp = Blueprint("buyer", __name__, url_prefix="/buyer/public_markets")
 
@@ -104,6 +105,9 @@ def entry(identifier: str) -> ResponseReturnValue:
 
 @blp.route("/<identifier>/<step>", methods=["GET", "POST"])
 def step(identifier: str, step: str) -> ResponseReturnValue:
+    opened = open_capability(PURPOSE, identifier)  # a link with its token, to any step
+    if opened is not None:
+        return opened
     market, catalogue, steps = _load(identifier)
     if step == "confirmation":
         return _confirmation(market)
@@ -158,7 +162,7 @@ def _lots(
             count = len(market.lots)
             if not values["lot_limit"]:
                 errors["lot_limit"] = "Veuillez indiquer le nombre maximum de lots."
-            elif not values["lot_limit"].isdigit() or not 1 <= int(values["lot_limit"]) <= count:
+            elif not _is_number(values["lot_limit"]) or not 1 <= int(values["lot_limit"]) <= count:
                 errors["lot_limit"] = f"Indiquez un nombre entier entre 1 et {count}."
             else:
                 limit = int(values["lot_limit"])
@@ -167,6 +171,10 @@ def _lots(
             return _next(market, steps, key)
     status = 422 if errors else 200
     return _render("buyer/lots.html", market, steps, key, errors=errors, values=values), status
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdecimal()  # "²".isdigit() is True, int("²") fails
 
 
 def _grouped(
@@ -231,8 +239,9 @@ def _visited(market: BuyerMarket, key: str) -> bool:
 def _remember_visit(market: BuyerMarket, key: str) -> None:
     """So that coming back to a step answered "Non" shows "Non" rather than nothing."""
     visited = dict(session.get("buyer_visited", {}))
-    visited[market.identifier] = sorted({*visited.get(market.identifier, []), key})
-    session["buyer_visited"] = visited
+    visited[market.identifier] = sorted({*visited.pop(market.identifier, []), key})
+    # The cookie stays small: only the markets configured last are remembered.
+    session["buyer_visited"] = dict(list(visited.items())[-MAX_REMEMBERED_MARKETS:])
 
 
 def _summary(
