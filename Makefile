@@ -12,6 +12,9 @@ DSFR_CSS := node_modules/@gouvfr/dsfr/dist/dsfr.min.css
 NPM ?= npm
 # Browser tests drive Debian's Chromium through playwright (never `playwright install`).
 CHROMIUM := /usr/bin/chromium
+# The PDFs print French text with DejaVu Sans (Debian fonts-dejavu-core: regular and bold).
+FONT_DIR := /usr/share/fonts/truetype/dejavu
+FONTS := $(FONT_DIR)/DejaVuSans.ttf $(FONT_DIR)/DejaVuSans-Bold.ttf
 # Antivirus tests start their own clamd from Debian's clamav-daemon (no signature download needed).
 CLAMD := /usr/sbin/clamd
 
@@ -26,7 +29,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) assets ## Create the virtual environment, install the project and the DSFR assets
+install: $(STAMP) assets fonts ## Create the virtual environment, install the project, the DSFR assets and the PDF fonts
 
 $(DSFR_CSS): package.json package-lock.json
 	@if command -v $(NPM) >/dev/null 2>&1; then \
@@ -52,6 +55,20 @@ $(CHROMIUM):
 	fi
 
 browser: $(CHROMIUM) ## Debian's Chromium for the browser tests (apt-get; never `playwright install`)
+
+$(FONTS) &:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "apt-get install fonts-dejavu-core (PDF attestations)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		echo "sudo apt-get install fonts-dejavu-core (PDF attestations)"; \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; \
+	else \
+		echo "WARNING: $@ missing and apt-get unavailable without a password:" >&2; \
+		echo "         attestations cannot be generated (install Debian's fonts-dejavu-core)." >&2; \
+	fi
+
+fonts: $(FONTS) ## DejaVu Sans for the PDF attestations (Debian fonts-dejavu-core, apt-get)
 
 $(CLAMD):
 	@if command -v clamd >/dev/null 2>&1; then \
@@ -106,4 +123,7 @@ test: install browser clamav ## Everything the tests need, then the whole suite
 bench: install ## Benchmarks (see docs/BENCHMARKS.md)
 	$(BIN)/python -m bench.run
 
-.PHONY: help install assets browser clamav migrate demo-editor catalogue run worker test-unit lint test bench
+bench-docs: install ## Only the documents benchmark: attestation rendering, package memory
+	$(BIN)/python -m bench.documents
+
+.PHONY: help install assets browser clamav migrate demo-editor catalogue run worker test-unit lint test bench fonts bench-docs

@@ -88,6 +88,11 @@ class Dossier:
         return tuple(d for s in self.sections for a in s.answers for d in a.documents)
 
 
+# Letters that accent folding would drop rather than spell out; apostrophes separate words.
+_SPELLED_OUT = {
+    "œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O",
+    "’": "_", "'": "_",
+}  # fmt: skip
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME_LENGTH = 120
 
@@ -96,6 +101,8 @@ def safe_file_name(original: str) -> str:
     """A file name that is safe everywhere: no path, no control characters, no `..`, ASCII only
     (accents folded), at most 120 characters, the extension kept."""
     name = original.replace("\\", "/").rsplit("/", 1)[-1]
+    for letter, spelled in _SPELLED_OUT.items():
+        name = name.replace(letter, spelled)
     name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     name = "".join(ch for ch in name if ch.isprintable())
     name = _UNSAFE.sub("_", name).strip("._-")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from passemarche.domain.application import Application
 from passemarche.domain.errors import DomainError
 from passemarche.domain.market import Market
 
@@ -266,3 +267,24 @@ def _non_public_kind(address: str) -> str | None:
         ("non-public", not ip.is_global),  # e.g. 100.64.0.0/10, shared by carriers
     )
     return next((kind for kind, applies in checks if applies), None)
+
+
+def application_completed_payload(
+    application: Application,
+    now: datetime,
+    attestation_url: str,
+    documents_package_url: str,
+) -> dict[str, object]:
+    return {
+        "event": WebhookEvent.APPLICATION_COMPLETED.value,
+        "timestamp": timestamp(now),
+        "market_identifier": application.market_identifier,
+        "market_application": {
+            "identifier": application.identifier,
+            "siret": str(application.siret) if application.siret else None,
+            "company_name": application.company_name,
+            "completed_at": timestamp(application.completed_at or now),
+            "attestation_url": attestation_url,
+            "documents_package_url": documents_package_url,
+        },
+    }

@@ -9,6 +9,7 @@ from passemarche.adapters.antivirus import scanner_from_url
 from passemarche.adapters.capabilities import HmacCapabilitySigner
 from passemarche.adapters.clock import SystemClock
 from passemarche.adapters.database import create_database_engine
+from passemarche.adapters.documents import FpdfDocumentRenderer, ZipPackageBuilder
 from passemarche.adapters.file_storage import LocalFileStorage
 from passemarche.adapters.job_queue import InProcessJobQueue, RqJobQueue
 from passemarche.adapters.orm import start_mappers
@@ -20,8 +21,10 @@ from passemarche.domain.webhook import RetrySchedule
 from passemarche.services.ports import (
     CapabilitySigner,
     Clock,
+    DocumentRenderer,
     FileStorage,
     JobQueue,
+    PackageBuilder,
     VirusScanner,
     WebhookSender,
 )
@@ -45,6 +48,8 @@ class Container:
     retry_schedule: RetrySchedule
     scanner: VirusScanner
     uploads: UploadReceiver
+    renderer: DocumentRenderer
+    packager: PackageBuilder
     redis: Any | None = None
 
     def uow(self) -> AbstractUnitOfWork:
@@ -89,6 +94,8 @@ def bootstrap(config: Config, *, clock: Clock | None = None) -> Container:
         ),
         retry_schedule=RetrySchedule(config.webhook_retry_delays),
         scanner=scanner_from_url(config.clamd_url, timeout=config.clamd_timeout),
+        renderer=FpdfDocumentRenderer(),
+        packager=ZipPackageBuilder(),
         uploads=UploadReceiver(
             max_bytes=config.max_upload_bytes,
             temp_dir=config.upload_temp_dir or config.var_dir / "tmp" / "uploads",

@@ -13,9 +13,10 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from passemarche.services import webhooks
+from passemarche.services import submission, webhooks
 
 if TYPE_CHECKING:
     from passemarche.entrypoints.bootstrap import Container
@@ -49,8 +50,40 @@ def _deliver_webhook(container: Container, delivery_id: str) -> Mapping[str, Any
     }
 
 
+# A failed generation (storage full, a bug fixed by a deploy...) is tried again with growing
+# delays; the job is idempotent. After the last attempt it stays failed (logged; RQ keeps it).
+GENERATION_RETRY_DELAYS = (30, 120, 600, 1800)
+
+
+def _generate_documents(
+    container: Container, identifier: str, base_url: str, attempt: str = "1"
+) -> Mapping[str, Any] | None:
+    try:
+        submission.generate_documents(
+            container.uow(),
+            container.clock,
+            container.storage,
+            container.renderer,
+            container.packager,
+            container.jobs,
+            identifier,
+            base_url,
+            test_watermark=not container.config.is_production,
+        )
+    except Exception:
+        number = int(attempt)
+        if number <= len(GENERATION_RETRY_DELAYS):
+            delay = timedelta(seconds=GENERATION_RETRY_DELAYS[number - 1])
+            container.jobs.enqueue(
+                submission.GENERATE_DOCUMENTS, identifier, base_url, str(number + 1), delay=delay
+            )
+        raise
+    return {"application": identifier, "attempt": int(attempt)}
+
+
 HANDLERS: dict[str, Handler] = {
     webhooks.DELIVER_WEBHOOK: _deliver_webhook,
+    submission.GENERATE_DOCUMENTS: _generate_documents,
 }
 
 

@@ -230,3 +230,8 @@ def start_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
     yield start
     for server in servers:
         server.stop()
+
+
+# The browser fixtures, defined once for every e2e module: one Playwright driver per session
+# (two at once would clash: the sync API refuses to start inside a running one).
+from tests.e2e.browser import browser_console, browser_page, playwright_driver  # noqa: E402, F401

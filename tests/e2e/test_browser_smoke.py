@@ -19,10 +19,6 @@ from tests.e2e.conftest import _SCRUBBED, PASSEMARCHE
 
 pytestmark = [pytest.mark.e2e]
 
-browser_page = browser.browser_page
-browser_console = browser.browser_console
-playwright_driver = browser.playwright_driver
-
 
 @pytest.fixture
 def server_env(tmp_path: Path) -> dict[str, str]:
@@ -64,7 +60,10 @@ def test_an_unknown_page_shows_the_french_error_page_styled_by_the_dsfr(
 
     # The DSFR stylesheet loaded and applies (Marianne font); no other file was missing.
     stylesheets = [r for r in responses if r.request.resource_type == "stylesheet"]
-    assert [(r.status, r.url.rsplit("/", 1)[-1]) for r in stylesheets] == [(200, "dsfr.min.css")]
+    assert [(r.status, r.url.rsplit("/", 1)[-1]) for r in stylesheets] == [
+        (200, "dsfr.min.css"),
+        (200, "pages.css"),
+    ]
     assert all(r.status in (200, 404) for r in responses), [(r.status, r.url) for r in responses]
     assert [r.url for r in responses if r.status == 404] == [f"{base}/buyer/page-inconnue"]
     font = browser_page.evaluate("getComputedStyle(document.body).fontFamily")

@@ -42,9 +42,6 @@ from tests.e2e.conftest import _SCRUBBED, PASSEMARCHE, Server
 
 pytestmark = [pytest.mark.e2e]
 
-browser_page = browser.browser_page
-browser_console = browser.browser_console
-playwright_driver = browser.playwright_driver
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "src" / "data" / "market_attributes_catalogue.csv"
 EDITOR = "Plateforme Achats Test"
