@@ -101,6 +101,9 @@ class Config:
         )
         if config.is_production and config.database_url.startswith("sqlite"):
             raise ConfigError("DATABASE_URL must point at PostgreSQL in production")
+        if config.is_production and not config.public_base_url:
+            # Links sent to buyers and candidates must not follow a request's Host header.
+            raise ConfigError("PUBLIC_BASE_URL must be set in production")
         return config
 
     def but(self, **changes: object) -> Config:

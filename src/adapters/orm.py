@@ -119,6 +119,7 @@ markets = Table(
     Column("completed_at", UtcDateTime),
     Column("webhook_status", String(16)),
     Column("optional_keys", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
 )
 
 lots = Table(
@@ -289,6 +290,9 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(
         Market,
         markets,
+        # Optimistic locking: an UPDATE that finds another version (a concurrent finalisation,
+        # whatever the database's isolation) changes nothing and fails as a conflict.
+        version_id_col=markets.c.version,
         properties={
             "lots": relationship(
                 Lot, order_by=lots.c.number, cascade="all, delete-orphan", lazy="selectin"

@@ -17,6 +17,7 @@ from passemarche.services.unit_of_work import AbstractUnitOfWork, ConflictError
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
@@ -50,6 +51,9 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         except IntegrityError as error:
             self.session.rollback()
             raise ConflictError(str(error.orig)) from error
+        except StaleDataError as error:
+            self.session.rollback()
+            raise ConflictError("changed by another transaction") from error
 
     def rollback(self) -> None:
         if self.session is not None:

@@ -32,6 +32,7 @@ class MarketStatus(StrEnum):
 
 
 CPV_CODE = re.compile(r"^\d{8}-\d$")
+MAX_LOTS = 100
 MARKET_TYPE_CODES = tuple(t.value for t in MarketType)
 
 
@@ -230,6 +231,9 @@ def _parse_lots(
     elif not is_blank(raw_lots):
         if not isinstance(raw_lots, list) or not all(isinstance(lot, dict) for lot in raw_lots):
             errors.add("Lots must be an array of objects")
+            return (), None
+        if len(raw_lots) > MAX_LOTS:
+            errors.add(f"Lots is too long (maximum is {MAX_LOTS} lots)")
             return (), None
         for number, lot in enumerate(raw_lots, start=1):
             lot_label = f"Lot {number} name"

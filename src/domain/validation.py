@@ -47,10 +47,24 @@ class Messages:
             self.add(f"{label} must be a string")
             return None
         value = value.strip()
+        if not is_storable_text(value):
+            self.add(f"{label} contains invalid characters")
+            return None
         if len(value) > MAX_STRING_LENGTH:
             self.add(f"{label} is too long (maximum is {MAX_STRING_LENGTH} characters)")
             return None
         return value or None
+
+
+def is_storable_text(value: str) -> bool:
+    """No NUL character (PostgreSQL refuses them) and valid Unicode (no lone surrogate)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_iso_datetime(value: object) -> datetime | None:
@@ -62,5 +76,5 @@ def parse_iso_datetime(value: object) -> datetime | None:
         return None
     try:
         return ensure_utc(datetime.fromisoformat(text))
-    except ValueError:
+    except (ValueError, OverflowError):  # year 9999 with a negative offset overflows in UTC
         return None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 from passemarche.adapters.job_queue import InProcessJobQueue
 from passemarche.config import Config
 from passemarche.entrypoints import health
 from passemarche.entrypoints.api import api_blueprints, create_api
 from passemarche.entrypoints.api.auth import enforce_principal, resolve_principal
+from passemarche.entrypoints.api.body import preload_json_body
 from passemarche.entrypoints.api.oauth.server import EditorAuthorizationServer
 from passemarche.entrypoints.api.rate_limits import apply_limits, create_limiter
 from passemarche.entrypoints.bootstrap import Container, bootstrap
@@ -15,6 +18,7 @@ from passemarche.entrypoints.errors import JSON_MIMETYPE, register_error_handler
 from passemarche.entrypoints.observability import configure_logging, install_request_logging
 from passemarche.entrypoints.web import register_web
 from passemarche.services import webhooks
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 
@@ -47,6 +51,7 @@ def create_app(config: Config | None = None, container: Container | None = None)
     app.before_request(resolve_principal)
     limiter = create_limiter(app, config)
     app.before_request(enforce_principal)
+    app.before_request(preload_json_body)
 
     blueprints = api_blueprints()
     create_api(app, blueprints)
@@ -57,5 +62,9 @@ def create_app(config: Config | None = None, container: Container | None = None)
     register_web(app)
     if isinstance(container.jobs, InProcessJobQueue) and config.environment != "test":
         # The in-process queue keeps nothing across restarts: pick up where the last run stopped.
-        webhooks.resume_unfinished(container.uow(), container.clock, container.jobs)
+        # A database that is down must not keep the server (and its /up answer) from starting.
+        try:
+            webhooks.resume_unfinished(container.uow(), container.clock, container.jobs)
+        except SQLAlchemyError:
+            logging.getLogger("passemarche.jobs").exception("could not resume deliveries")
     return app

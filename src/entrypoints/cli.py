@@ -233,6 +233,9 @@ def serve(host: str, port: int, workers: int | None) -> None:
         "--timeout",
         "120",
         "--no-control-socket",  # several servers on one machine would share its path
+        # X-Forwarded-* only from a trusted proxy (TRUST_PROXY_HEADERS: ProxyFix in the app).
+        "--forwarded-allow-ips",
+        "*" if config.trust_proxy_headers else "",
         "passemarche.entrypoints.app:create_app()",
     ]
     click.echo(f"Passe Marché on http://{host}:{port} ({workers} worker(s))", err=True)

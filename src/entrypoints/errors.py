@@ -140,7 +140,7 @@ def _flatten(messages: Any, path: tuple[str, ...] = ()) -> list[str]:
     text = str(messages)
     if text == "Missing data for required field.":
         text = "is required"
-    elif text in ("Invalid input type.", "Not a valid mapping type."):
+    elif text in ("Invalid input type.", "Not a valid mapping type.", "Field may not be null."):
         text = "must be a JSON object"
     elif text.startswith("Invalid JSON"):
         return ["The request body is not valid JSON"]

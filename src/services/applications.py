@@ -13,7 +13,11 @@ from passemarche.domain.application import (
 )
 from passemarche.domain.errors import DocumentNotAvailable, Forbidden, NotFound, ValidationFailed
 from passemarche.domain.idempotency import IdempotencyRequest
-from passemarche.domain.identifiers import new_application_identifier
+from passemarche.domain.identifiers import (
+    APPLICATION_IDENTIFIER,
+    MARKET_IDENTIFIER,
+    new_application_identifier,
+)
 from passemarche.services.idempotency import create_once
 from passemarche.services.ports import Clock, FileStorage
 from passemarche.services.results import ApplicationView, Created, Download
@@ -42,6 +46,8 @@ def create_application(
     now = clock.now()
 
     def create() -> str:
+        if not MARKET_IDENTIFIER.match(market_identifier):
+            raise NotFound()
         market = uow.markets.get(market_identifier)
         if market is None or not market.belongs_to(principal.client_id):
             raise NotFound()
@@ -123,6 +129,8 @@ def get_download(
 
 
 def _owned(uow: AbstractUnitOfWork, principal: Principal, identifier: str) -> Application:
+    if not APPLICATION_IDENTIFIER.match(identifier):
+        raise NotFound()
     application = uow.applications.get(identifier)
     if application is None or not application.belongs_to(principal.client_id):
         raise NotFound()

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from passemarche.domain.catalogue import CatalogueSnapshot
-from passemarche.domain.errors import NotFound
+from passemarche.domain.errors import Forbidden, MarketAlreadyCompleted, NotFound
 from passemarche.domain.market import Market
 from passemarche.services import webhooks
 from passemarche.services.catalogue import catalogue_snapshot
 from passemarche.services.ports import Clock, JobQueue
 from passemarche.services.results import LotView
-from passemarche.services.unit_of_work import AbstractUnitOfWork
+from passemarche.services.unit_of_work import AbstractUnitOfWork, ConflictError
+
+DEADLINE_PASSED = "La date limite de candidature de ce marché est dépassée."
 
 
 @dataclass(frozen=True)
@@ -122,11 +124,16 @@ def finalise_configuration(
         market = uow.markets.get_for_update(identifier)
         if market is None:
             raise NotFound()
+        if not market.is_completed and now >= market.deadline:
+            raise Forbidden([DEADLINE_PASSED])
         market.finalise(
             required_keys(catalogue, market.market_type_codes, market.optional_keys), now
         )
         delivery_id = webhooks.add_market_completed(uow, market, now)
-        uow.commit()
+        try:
+            uow.commit()
+        except ConflictError as error:  # finalised at the same moment by another request
+            raise MarketAlreadyCompleted() from error
     webhooks.enqueue_delivery(jobs, delivery_id)
 
 

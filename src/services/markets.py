@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from passemarche.domain.errors import Forbidden, NotFound
 from passemarche.domain.idempotency import IdempotencyRequest
-from passemarche.domain.identifiers import new_market_identifier
+from passemarche.domain.identifiers import MARKET_IDENTIFIER, new_market_identifier
 from passemarche.domain.market import Market, parse_market_spec
 from passemarche.services.idempotency import create_once
 from passemarche.services.ports import Clock
@@ -39,6 +39,8 @@ def create_market(
 
 
 def get_market(uow: AbstractUnitOfWork, principal: Principal, identifier: str) -> MarketView:
+    if not MARKET_IDENTIFIER.match(identifier):
+        raise NotFound()
     with uow:
         market = uow.markets.get(identifier)
         if market is None or not market.belongs_to(principal.client_id):

@@ -25,17 +25,30 @@ def editor_key() -> str:
 
 
 def token_client_key() -> str:
-    """The client_id from the form or from HTTP Basic, without authenticating it."""
-    client_id = request.form.get("client_id")
-    if not client_id:
-        header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                client_id = base64.b64decode(value, validate=True).decode().partition(":")[0]
-            except (ValueError, UnicodeDecodeError):
-                client_id = None
+    """The client_id the OAuth2 server authenticates (HTTP Basic first, as authlib does, then the
+    form), without authenticating it."""
+    client_id = None
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            client_id = base64.b64decode(value, validate=True).decode().partition(":")[0]
+        except (ValueError, UnicodeDecodeError):
+            client_id = None
+    client_id = client_id or request.form.get("client_id")
     return f"client:{client_id}" if client_id else f"ip:{_client_address()}"
+
+
+def address_key() -> str:
+    return f"ip:{_client_address()}"
+
+
+def _authenticated(response: Response) -> bool:
+    return response.status_code != 401
+
+
+def _refused(response: Response) -> bool:
+    return response.status_code == 401
 
 
 def _keep_retry_after_meaningful(response: Response) -> Response:
@@ -65,7 +78,14 @@ def create_limiter(app: Flask, config: Config) -> Limiter:
 
 
 def apply_limits(limiter: Limiter, config: Config, blueprints: dict[str, Blueprint]) -> None:
-    limiter.limit(config.rate_limit_token, key_func=token_client_key)(blueprints["oauth"])
+    # Per client: the requests that got past authentication, so that nobody can exhaust an
+    # editor's budget with wrong secrets. Per address: the failed authentications.
+    limiter.limit(config.rate_limit_token, key_func=token_client_key, deduct_when=_authenticated)(
+        blueprints["oauth"]
+    )
+    limiter.limit(config.rate_limit_token, key_func=address_key, deduct_when=_refused)(
+        blueprints["oauth"]
+    )
     api_budget = limiter.shared_limit(config.rate_limit_api, scope="api")
     api_budget(blueprints["markets"])
     api_budget(blueprints["applications"])

@@ -81,7 +81,7 @@ def _download(identifier: str, kind: DocumentKind) -> Response:
         "Cache-Control": "private, no-cache",
         "X-Content-Type-Options": "nosniff",
     }
-    if etag in request.headers.get("If-None-Match", ""):
+    if request.if_none_match.contains(found.stored.etag) or request.if_none_match.star_tag:
         return Response(status=304, headers=headers)
     stream = container.storage.open(found.stored.key)
     response = Response(

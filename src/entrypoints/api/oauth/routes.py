@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from passemarche.domain.errors import ClientAuthenticationFailed
 from passemarche.entrypoints.api.schemas import RateLimitErrorSchema
 
 blp = Blueprint(
@@ -53,5 +56,19 @@ def issue_token() -> Response:
 
     if not request.form.get("grant_type"):
         return oauth_error(400, "invalid_request", "The grant_type parameter is missing")
+    if not basic_credentials_readable(request.headers.get("Authorization", "")):
+        return oauth_error(401, "invalid_client", ClientAuthenticationFailed.message)
     server = current_app.extensions["passemarche_oauth"]
     return server.create_token_response()
+
+
+def basic_credentials_readable(header: str) -> bool:
+    """HTTP Basic credentials that are base64 of UTF-8 text (authlib would crash on others)."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return True
+    try:
+        base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
