@@ -52,6 +52,9 @@ class Config:
     upload_temp_dir: Path | None = None
     clamd_url: str | None = None
     clamd_timeout: float = 120.0
+    smtp_url: str | None = field(default=None, repr=False)  # may hold a password
+    mail_from: str = "Passe Marché <ne-pas-repondre@passemarche.local>"
+    outbox_dir: Path | None = None  # unset: var_dir / "outbox"
 
     @property
     def is_production(self) -> bool:
@@ -98,6 +101,9 @@ class Config:
             upload_temp_dir=Path(env["UPLOAD_TMP_DIR"]) if env.get("UPLOAD_TMP_DIR") else None,
             clamd_url=(env.get("CLAMD_URL") or "").strip() or None,
             clamd_timeout=float(env.get("CLAMD_TIMEOUT") or "120"),
+            smtp_url=(env.get("SMTP_URL") or "").strip() or None,
+            mail_from=(env.get("MAIL_FROM") or "").strip() or cls.mail_from,
+            outbox_dir=Path(env["OUTBOX_DIR"]) if env.get("OUTBOX_DIR") else None,
         )
         if config.is_production and config.database_url.startswith("sqlite"):
             raise ConfigError("DATABASE_URL must point at PostgreSQL in production")

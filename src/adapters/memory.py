@@ -16,6 +16,7 @@ from passemarche.domain.application import Application
 from passemarche.domain.catalogue import Attribute, CatalogueSnapshot, Category, Subcategory
 from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
+from passemarche.domain.magic_link import MagicLink
 from passemarche.domain.market import Market
 from passemarche.domain.siret import Siret
 from passemarche.domain.webhook import WebhookDelivery
@@ -29,6 +30,7 @@ from passemarche.services.unit_of_work import (
     DocumentRepository,
     EditorRepository,
     IdempotencyRepository,
+    MagicLinkRepository,
     MarketRepository,
     WebhookDeliveryRepository,
 )
@@ -49,6 +51,7 @@ class MemoryStore:
     webhooks: dict[str, WebhookDelivery] = field(default_factory=dict)
     answers: dict[tuple[str, str], Answer] = field(default_factory=dict)
     documents: dict[str, AttachedDocument] = field(default_factory=dict)
+    magic_links: dict[str, MagicLink] = field(default_factory=dict)
 
 
 class MemoryEditorRepository(EditorRepository):
@@ -216,9 +219,40 @@ class MemoryDocumentRepository(DocumentRepository):
         self.rows.pop(document.id, None)
 
 
+class MemoryMagicLinkRepository(MagicLinkRepository):
+    def __init__(self, rows: dict[str, MagicLink]) -> None:
+        self.rows = rows
+
+    def add(self, link: MagicLink) -> None:
+        self.rows[link.token_hash] = link
+
+    def get(self, token_hash: str) -> MagicLink | None:
+        return self.rows.get(token_hash)
+
+    def issued_since(self, application_identifier: str, since: datetime) -> Sequence[MagicLink]:
+        rows = [
+            link
+            for link in self.rows.values()
+            if link.application_identifier == application_identifier and link.created_at >= since
+        ]
+        return sorted(rows, key=lambda link: (link.created_at, link.token_hash))
+
+    def outstanding(self, application_identifier: str, email: str) -> Sequence[MagicLink]:
+        rows = [
+            link
+            for link in self.rows.values()
+            if link.application_identifier == application_identifier
+            and link.email == email
+            and link.used_at is None
+            and link.revoked_at is None
+        ]
+        return sorted(rows, key=lambda link: (link.created_at, link.token_hash))
+
+
 _TABLES = (
     "editors", "tokens", "markets", "applications", "idempotency",
     "categories", "subcategories", "attributes", "webhooks", "answers", "documents",
+    "magic_links",
 )  # fmt: skip
 
 
@@ -247,6 +281,7 @@ class MemoryUnitOfWork(AbstractUnitOfWork):
         self.webhooks = MemoryWebhookDeliveryRepository(self._staged.webhooks)
         self.answers = MemoryAnswerRepository(self._staged.answers)
         self.documents = MemoryDocumentRepository(self._staged.documents)
+        self.magic_links = MemoryMagicLinkRepository(self._staged.magic_links)
 
     def commit(self) -> None:
         merged = copy.deepcopy(self.store)

@@ -15,6 +15,7 @@ from passemarche.domain.catalogue import Attribute, Category, Subcategory
 from passemarche.domain.clock import ensure_utc
 from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
+from passemarche.domain.magic_link import MagicLink
 from passemarche.domain.market import Lot, Market
 from passemarche.domain.siret import Siret
 from passemarche.domain.webhook import WebhookDelivery
@@ -275,6 +276,25 @@ webhook_deliveries = Table(
     Column("delivered_at", UtcDateTime),
 )
 
+magic_links = Table(
+    "magic_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "application_identifier",
+        String(32),
+        ForeignKey("applications.identifier", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("email", String(320), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    Column("version", Integer, nullable=False),
+)
+
 mapper_registry = registry(metadata=metadata)
 _mapped = False
 
@@ -307,4 +327,6 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(WebhookDelivery, webhook_deliveries)
     mapper_registry.map_imperatively(Answer, answers)
     mapper_registry.map_imperatively(AttachedDocument, attached_documents)
+    # Optimistic locking: two redemptions of one link at the same moment cannot both succeed.
+    mapper_registry.map_imperatively(MagicLink, magic_links, version_id_col=magic_links.c.version)
     _mapped = True

@@ -10,6 +10,7 @@ from passemarche.domain.application import Application
 from passemarche.domain.catalogue import Attribute, CatalogueSnapshot, Category, Subcategory
 from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
+from passemarche.domain.magic_link import MagicLink
 from passemarche.domain.market import Market
 from passemarche.domain.siret import Siret
 from passemarche.domain.webhook import DeliveryStatus, WebhookDelivery
@@ -21,6 +22,7 @@ from passemarche.services.unit_of_work import (
     DocumentRepository,
     EditorRepository,
     IdempotencyRepository,
+    MagicLinkRepository,
     MarketRepository,
     WebhookDeliveryRepository,
 )
@@ -217,3 +219,34 @@ class SqlAlchemyDocumentRepository(DocumentRepository):
 
     def remove(self, document: AttachedDocument) -> None:
         self.session.delete(document)
+
+
+class SqlAlchemyMagicLinkRepository(MagicLinkRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, link: MagicLink) -> None:
+        self.session.add(link)
+
+    def get(self, token_hash: str) -> MagicLink | None:
+        return self.session.get(MagicLink, token_hash)
+
+    def issued_since(self, application_identifier: str, since: datetime) -> Sequence[MagicLink]:
+        query = (
+            select(MagicLink)
+            .where(
+                MagicLink.application_identifier == application_identifier,  # type: ignore[arg-type]
+                MagicLink.created_at >= since,  # type: ignore[arg-type,operator]
+            )
+            .order_by(MagicLink.created_at, MagicLink.token_hash)  # type: ignore[arg-type]
+        )
+        return self.session.scalars(query).all()
+
+    def outstanding(self, application_identifier: str, email: str) -> Sequence[MagicLink]:
+        query = (
+            select(MagicLink)
+            .filter_by(application_identifier=application_identifier, email=email)
+            .where(MagicLink.used_at.is_(None), MagicLink.revoked_at.is_(None))  # type: ignore[union-attr]
+            .order_by(MagicLink.created_at, MagicLink.token_hash)  # type: ignore[arg-type]
+        )
+        return self.session.scalars(query).all()

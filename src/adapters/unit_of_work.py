@@ -10,6 +10,7 @@ from passemarche.adapters.repositories import (
     SqlAlchemyDocumentRepository,
     SqlAlchemyEditorRepository,
     SqlAlchemyIdempotencyRepository,
+    SqlAlchemyMagicLinkRepository,
     SqlAlchemyMarketRepository,
     SqlAlchemyWebhookDeliveryRepository,
 )
@@ -36,6 +37,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.webhooks = SqlAlchemyWebhookDeliveryRepository(self.session)
         self.answers = SqlAlchemyAnswerRepository(self.session)
         self.documents = SqlAlchemyDocumentRepository(self.session)
+        self.magic_links = SqlAlchemyMagicLinkRepository(self.session)
         return self
 
     def __exit__(self, *args: object) -> None:

@@ -12,6 +12,7 @@ from passemarche.adapters.database import create_database_engine
 from passemarche.adapters.documents import FpdfDocumentRenderer, ZipPackageBuilder
 from passemarche.adapters.file_storage import LocalFileStorage
 from passemarche.adapters.job_queue import InProcessJobQueue, RqJobQueue
+from passemarche.adapters.mail import mailer_from_config
 from passemarche.adapters.orm import start_mappers
 from passemarche.adapters.unit_of_work import SqlAlchemyUnitOfWork, session_factory_for
 from passemarche.adapters.uploads import UploadReceiver
@@ -24,6 +25,7 @@ from passemarche.services.ports import (
     DocumentRenderer,
     FileStorage,
     JobQueue,
+    Mailer,
     PackageBuilder,
     VirusScanner,
     WebhookSender,
@@ -50,6 +52,7 @@ class Container:
     uploads: UploadReceiver
     renderer: DocumentRenderer
     packager: PackageBuilder
+    mailer: Mailer
     redis: Any | None = None
 
     def uow(self) -> AbstractUnitOfWork:
@@ -96,6 +99,7 @@ def bootstrap(config: Config, *, clock: Clock | None = None) -> Container:
         scanner=scanner_from_url(config.clamd_url, timeout=config.clamd_timeout),
         renderer=FpdfDocumentRenderer(),
         packager=ZipPackageBuilder(),
+        mailer=mailer_from_config(config),
         uploads=UploadReceiver(
             max_bytes=config.max_upload_bytes,
             temp_dir=config.upload_temp_dir or config.var_dir / "tmp" / "uploads",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import BinaryIO, Protocol
@@ -95,3 +95,22 @@ class VirusScanner(Protocol):
     """Scans a stream without loading it whole."""
 
     def scan(self, stream: BinaryIO) -> ScanResult: ...
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    """A plain-text mail to one recipient; the sender is the mailer's configuration."""
+
+    to: str
+    subject: str
+    text: str = field(repr=False)  # may carry a secret link: kept out of reprs and logs
+
+
+class MailNotSent(Exception):
+    """The mail server refused the message or could not be reached."""
+
+
+class Mailer(Protocol):
+    """Sends one mail now; raises MailNotSent when it cannot."""
+
+    def send(self, message: MailMessage) -> None: ...

@@ -64,7 +64,11 @@ MARKET_TYPE_LABELS = {
 
 
 def declaration_for(market: Market) -> str:
-    return DECLARATION + (DEFENCE_DECLARATION if market.is_defense else "")
+    return declaration_text(market.is_defense)
+
+
+def declaration_text(defense: bool) -> str:
+    return DECLARATION + (DEFENCE_DECLARATION if defense else "")
 
 
 def submit_application(

@@ -12,6 +12,7 @@ from passemarche.domain.application import Application
 from passemarche.domain.catalogue import Attribute, CatalogueSnapshot, Category, Subcategory
 from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
+from passemarche.domain.magic_link import MagicLink
 from passemarche.domain.market import Market
 from passemarche.domain.siret import Siret
 from passemarche.domain.webhook import WebhookDelivery
@@ -143,6 +144,22 @@ class DocumentRepository(abc.ABC):
     def remove(self, document: AttachedDocument) -> None: ...
 
 
+class MagicLinkRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, link: MagicLink) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, token_hash: str) -> MagicLink | None: ...
+
+    @abc.abstractmethod
+    def issued_since(self, application_identifier: str, since: datetime) -> Sequence[MagicLink]:
+        """Links of the application created at or after `since`, oldest first."""
+
+    @abc.abstractmethod
+    def outstanding(self, application_identifier: str, email: str) -> Sequence[MagicLink]:
+        """Links of the application and email neither used nor replaced (expired ones too)."""
+
+
 class ConflictError(Exception):
     """The commit broke a uniqueness rule because another transaction got there first."""
 
@@ -157,6 +174,7 @@ class AbstractUnitOfWork(abc.ABC):
     webhooks: WebhookDeliveryRepository
     answers: AnswerRepository
     documents: DocumentRepository
+    magic_links: MagicLinkRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

@@ -22,6 +22,7 @@ from passemarche.entrypoints.web.assets import (
 )
 from passemarche.entrypoints.web.labels import typography
 from passemarche.entrypoints.web.security import register_security
+from passemarche.entrypoints.web.uploads import PasseMarcheRequest
 
 # The templates folder (web/templates) for the whole application, and web/static for the pages'
 # own files (a stylesheet: inline styles are refused), at /static/web/<file>.
@@ -49,8 +50,9 @@ def _page_blueprints() -> list[Blueprint]:
     """The page areas, registered after the foundation: add the buyer's (and later the
     candidate's) blueprint here, imported inside this function."""
     from passemarche.entrypoints.web.buyer.routes import blp as buyer
+    from passemarche.entrypoints.web.candidate.routes import blp as candidate
 
-    return [buyer]
+    return [buyer, candidate]
 
 
 def register_web(app: Flask) -> None:
@@ -58,6 +60,7 @@ def register_web(app: Flask) -> None:
     assets = load_assets(dsfr_directory(config))
     app.extensions["passemarche_web"] = WebState(assets=assets)
 
+    app.request_class = PasseMarcheRequest  # uploads stream to disk, candidate pages only
     env = app.jinja_env
     env.autoescape = True  # every template, whatever its name
     env.trim_blocks = True
