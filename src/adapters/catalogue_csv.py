@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,9 @@ def parse_catalogue(text: str) -> ParsedCatalogue:
     seen_categories: dict[str, Category] = {}
     seen_subcategories: dict[str, Subcategory] = {}
     seen_keys: set[str] = set()
+    labels: dict[str, dict[str, Counter[str]]] = defaultdict(
+        lambda: {"buyer": Counter(), "candidate": Counter()}
+    )
     try:
         for row in reader:
             line = reader.line_num
@@ -76,14 +80,29 @@ def parse_catalogue(text: str) -> ParsedCatalogue:
             values = {
                 name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)
             }
+            if values.get("import", "").lower() == "oui" and values.get("category_key"):
+                # The file repeats the labels on every row, not always the same: most wins.
+                counts = labels[values["category_key"]]
+                counts["buyer"][values.get("category_acheteur", "")] += 1
+                counts["candidate"][values.get("category_candidat", "")] += 1
             _parse_row(values, line, parsed, seen_categories, seen_subcategories, seen_keys)
     except csv.Error as error:
         raise CatalogueFileError(reader.line_num, f"unreadable CSV ({error})") from error
     if header is None:
         raise CatalogueFileError(None, "no header row starting with 'category_key'")
+    for category in parsed.categories:
+        category.buyer_label = _most_common(labels[category.key]["buyer"]) or category.buyer_label
+        category.candidate_label = (
+            _most_common(labels[category.key]["candidate"]) or category.candidate_label
+        )
     if not parsed.attributes:
         raise CatalogueFileError(None, "no attribute to import (no row with import=oui)")
     return parsed
+
+
+def _most_common(counter: Counter[str]) -> str | None:
+    labels = [(count, label) for label, count in counter.items() if label]
+    return max(labels)[1] if labels else None
 
 
 def _flag(values: dict[str, str], column: str, line: int) -> bool:

@@ -244,6 +244,11 @@ def sniff(head: bytes) -> FileKind:
         return FileKind.EXECUTABLE
     if head.startswith(_ARCHIVES) or _BZIP2.match(head) or head[257:262] == b"ustar":
         return FileKind.ARCHIVE
+    # Containers first: a ZIP storing a PDF uncompressed shows "%PDF-" in its first KiB.
+    if head.startswith(_OLE2):
+        return FileKind.OLE2
+    if head.startswith(_ZIP_HEADERS):
+        return FileKind.ZIP
     # Readers accept a PDF header anywhere in the first KiB; a text that merely mentions
     # "%PDF-" stays text.
     pdf_at = head.find(b"%PDF-", 0, 1024)
@@ -251,10 +256,6 @@ def sniff(head: bytes) -> FileKind:
         pdf_at > 0 and (not text or not head[:pdf_at].strip(b"\xef\xbb\xbf \t\r\n"))
     ):
         return FileKind.PDF
-    if head.startswith(_OLE2):
-        return FileKind.OLE2
-    if head.startswith(_ZIP_HEADERS):
-        return FileKind.ZIP
     if head.startswith(b"\xff\xd8\xff"):
         return FileKind.JPEG
     if head.startswith(_PNG):

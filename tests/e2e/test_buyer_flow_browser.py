@@ -371,7 +371,7 @@ def test_a_buyer_configures_a_market_in_the_browser_and_the_editor_is_notified(
     assert "Entretien des bâtiments communaux" in text
     assert EDITOR in text
     assert "Lot 1 : Nettoyage des locaux (CPV 90910000-9)" in text
-    assert "1 janvier 2031 à 0 h 59 (heure de Paris)" in text  # 23:59 UTC
+    assert "1er janvier 2031 à 0 h 59 (heure de Paris)" in text  # 23:59 UTC
     defense = page.get_by_label("Cochez cette case uniquement si votre marché concerne")
     assert not defense.is_checked()
     assert_no_error_shown(page)

@@ -610,7 +610,7 @@ def test_an_unknown_step_is_a_french_404(buyer):
         (
             "2030-12-31T23:59:59Z",
             ["supplies", "services"],
-            "1 janvier 2031 à 0 h 59 (heure de Paris)",
+            "1er janvier 2031 à 0 h 59 (heure de Paris)",
             ["Fournitures", "Services"],
         ),
         (

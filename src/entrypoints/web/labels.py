@@ -33,9 +33,8 @@ def paris_datetime(moment: datetime | None) -> str:
     if moment is None:
         return ""
     local = moment.astimezone(PARIS)
-    return (
-        f"{local.day} {_MONTHS[local.month - 1]} {local.year} à {local.hour} h {local.minute:02d}"
-    )
+    day = "1er" if local.day == 1 else str(local.day)  # French ordinal for the first
+    return f"{day} {_MONTHS[local.month - 1]} {local.year} à {local.hour} h {local.minute:02d}"
 
 
 def market_types(codes: tuple[str, ...] | list[str]) -> list[str]:

@@ -42,10 +42,10 @@ from werkzeug.wsgi import wrap_file
 
 PURPOSE = "candidate"
 SCAN_LABELS = {
-    "clean": "Analyse antivirus : aucun virus détecté",
-    "not_scanned": "Analyse antivirus : non vérifié (pas d’antivirus sur ce service)",
-    "pending": "Analyse antivirus : en cours",
-    "failed": "Analyse antivirus : échec — supprimez ce fichier et déposez-le à nouveau",
+    "clean": "aucun virus détecté",
+    "not_scanned": "non vérifié",
+    "pending": "en cours",
+    "failed": "échec : déposez le fichier à nouveau",
 }
 
 blp = Blueprint("candidate", __name__, url_prefix="/candidate/market_applications")
@@ -199,7 +199,8 @@ def _category(app: CandidateApplication, key: str) -> ResponseReturnValue:
                 files_count=len(app.documents_of(attribute.key)),
                 today=_container().clock.now().date(),
             )
-            errors.update(parsed.errors)
+            for name, message in parsed.errors.items():
+                errors.setdefault(name, message)  # a refused upload keeps its own reason
             if not parsed.errors:
                 values[attribute.key] = parsed.value
                 if parsed.drop_files:  # "non", or a box unticked: its documents go
