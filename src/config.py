@@ -47,6 +47,9 @@ class Config:
     webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     job_queue: str = "default"
     dsfr_dir: Path | None = None
+    storage_url: str | None = None  # "s3://bucket/prefix"; unset: the local STORAGE_DIR
+    s3_endpoint_url: str | None = None  # MinIO, Scaleway, OVH…; unset: AWS
+    s3_region: str | None = None
     session_lifetime_hours: int = 8
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     upload_temp_dir: Path | None = None
@@ -96,6 +99,9 @@ class Config:
             webhook_retry_delays=_delays(env.get("WEBHOOK_RETRY_DELAYS")),
             job_queue=env.get("JOB_QUEUE") or cls.job_queue,
             dsfr_dir=Path(env["DSFR_DIR"]) if env.get("DSFR_DIR") else None,
+            storage_url=(env.get("STORAGE_URL") or "").strip() or None,
+            s3_endpoint_url=(env.get("S3_ENDPOINT_URL") or "").strip() or None,
+            s3_region=(env.get("S3_REGION") or "").strip() or None,
             session_lifetime_hours=int(env.get("SESSION_LIFETIME_HOURS", "8")),
             max_upload_bytes=_upload_limit(env.get("MAX_UPLOAD_MB")),
             upload_temp_dir=Path(env["UPLOAD_TMP_DIR"]) if env.get("UPLOAD_TMP_DIR") else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from passemarche.adapters.antivirus import scanner_from_url
 from passemarche.adapters.capabilities import HmacCapabilitySigner
@@ -63,6 +64,22 @@ class Container:
             self.redis.ping()
 
 
+def _storage(config: Config) -> FileStorage:
+    """S3-compatible object storage when STORAGE_URL is s3://bucket/prefix (credentials from the
+    standard AWS_* variables), else the local folder."""
+    if config.storage_url and config.storage_url.startswith("s3://"):
+        from passemarche.adapters.s3_storage import S3FileStorage
+
+        parts = urlsplit(config.storage_url)
+        return S3FileStorage(
+            parts.netloc,
+            endpoint_url=config.s3_endpoint_url,
+            region=config.s3_region,
+            prefix=parts.path.strip("/"),
+        )
+    return LocalFileStorage(config.storage_dir)
+
+
 def bootstrap(config: Config, *, clock: Clock | None = None) -> Container:
     start_mappers()
     engine = create_database_engine(config.database_url)
@@ -87,7 +104,7 @@ def bootstrap(config: Config, *, clock: Clock | None = None) -> Container:
         engine=engine,
         session_factory=session_factory_for(engine),
         clock=clock or SystemClock(),
-        storage=LocalFileStorage(config.storage_dir),
+        storage=_storage(config),
         signer=HmacCapabilitySigner(config.secret_key),
         jobs=jobs,
         webhook_sender=RequestsWebhookSender(),
