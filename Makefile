@@ -105,6 +105,9 @@ catalogue: migrate ## Load the attribute catalogue (idempotent)
 run: demo-editor catalogue ## Install, migrate, load the catalogue, create the demo editor, serve on http://127.0.0.1:5000
 	ALLOW_PRIVATE_WEBHOOK_TARGETS=$${ALLOW_PRIVATE_WEBHOOK_TARGETS:-1} $(BIN)/passemarche serve --host $(HOST) --port $(PORT)
 
+run-sandbox: install ## Local replicas of API Entreprise (127.0.0.1:8091) and BODACC (:8092), for tests and demos
+	$(BIN)/python -m passemarche.sandbox --api-port 8091 --bodacc-port 8092
+
 worker: install ## Run a background job worker (needs REDIS_URL)
 	$(BIN)/passemarche worker
 

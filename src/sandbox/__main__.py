@@ -1,0 +1,3 @@
+from passemarche.sandbox import main
+
+main()
