@@ -129,4 +129,4 @@ bench: install ## Benchmarks (see docs/BENCHMARKS.md)
 bench-docs: install ## Only the documents benchmark: attestation rendering, package memory
 	$(BIN)/python -m bench.documents
 
-.PHONY: help install assets browser clamav migrate demo-editor catalogue run worker test-unit lint test bench fonts bench-docs
+.PHONY: help install assets browser clamav migrate demo-editor catalogue run run-sandbox worker test-unit lint test bench fonts bench-docs
