@@ -34,6 +34,13 @@ class MarketStatus(StrEnum):
 CPV_CODE = re.compile(r"^\d{8}-\d$")
 MAX_LOTS = 100
 MARKET_TYPE_CODES = tuple(t.value for t in MarketType)
+# How people read them, on the pages and in the attestations.
+MARKET_TYPE_LABELS = {
+    MarketType.SUPPLIES.value: "Fournitures",
+    MarketType.SERVICES.value: "Services",
+    MarketType.WORKS.value: "Travaux",
+    MarketType.DEFENSE.value: "Défense ou sécurité",
+}
 
 
 @dataclass(eq=False)

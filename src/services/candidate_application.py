@@ -17,7 +17,7 @@ from passemarche.domain.errors import DomainError, NotFound, ValidationFailed
 from passemarche.domain.siret import Siret
 from passemarche.services.catalogue import catalogue_snapshot
 from passemarche.services.ports import Clock, FileStorage, ScanVerdict, VirusScanner
-from passemarche.services.results import LotView
+from passemarche.services.results import LotView, detached_copy
 from passemarche.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -110,18 +110,16 @@ def candidate_application(uow: AbstractUnitOfWork, identifier: str) -> Candidate
             webhook_status=application.webhook_status,
             attributes=tuple(attributes),
             categories=tuple(c for c in catalogue.categories if c.key in used),
-            answers={a.attribute_key: _copy(a) for a in uow.answers.for_application(identifier)},
-            documents=tuple(_copy(d) for d in uow.documents.for_application(identifier)),
+            answers={
+                a.attribute_key: detached_copy(a) for a in uow.answers.for_application(identifier)
+            },
+            documents=tuple(detached_copy(d) for d in uow.documents.for_application(identifier)),
         )
 
 
 def _market_attributes(catalogue: CatalogueSnapshot, keys: list[str]) -> list[Attribute]:
     wanted = set(keys)
     return [a for a in catalogue.attributes if a.key in wanted]
-
-
-def _copy(row: Any) -> Any:
-    return type(row)(**{name: getattr(row, name) for name in row.__dataclass_fields__})
 
 
 def save_identification(
@@ -258,7 +256,7 @@ def open_document(
         document = uow.documents.get(document_id)
         if document is None or document.application_identifier != identifier:
             raise NotFound()
-        found = _copy(document)
+        found = detached_copy(document)
     return found, storage.open(found.storage_key)
 
 

@@ -12,6 +12,7 @@ from passemarche.domain.catalogue import (
     Subcategory,
 )
 from passemarche.services.ports import Clock
+from passemarche.services.results import detached_copy
 from passemarche.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -66,9 +67,9 @@ def catalogue_snapshot(uow: AbstractUnitOfWork) -> CatalogueSnapshot:
         snapshot = uow.catalogue.snapshot()
         # Detach plain copies: the pages read them after the unit of work is closed.
         return CatalogueSnapshot(
-            categories=[_clone(c) for c in snapshot.categories],
-            subcategories=[_clone(s) for s in snapshot.subcategories],
-            attributes=[_clone(a) for a in snapshot.attributes],
+            categories=[detached_copy(c) for c in snapshot.categories],
+            subcategories=[detached_copy(s) for s in snapshot.subcategories],
+            attributes=[detached_copy(a) for a in snapshot.attributes],
         )
 
 
@@ -82,8 +83,3 @@ def _upsert(current, incoming, add, names) -> None:  # type: ignore[no-untyped-d
         for name in names:
             if getattr(stored, name) != getattr(row, name):
                 setattr(stored, name, getattr(row, name))
-
-
-def _clone(row):  # type: ignore[no-untyped-def]
-    values = {name: getattr(row, name) for name in row.__dataclass_fields__}
-    return type(row)(**values)

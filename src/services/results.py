@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from passemarche.services.ports import StoredFile
+
+
+def detached_copy(row: Any) -> Any:
+    """A plain copy of a mapped entity, safe to read after its unit of work is closed."""
+    return type(row)(**{name: getattr(row, name) for name in row.__dataclass_fields__})
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from passemarche.domain.dossier import (
     package_member_name,
 )
 from passemarche.domain.errors import Forbidden, NotFound, ValidationFailed
-from passemarche.domain.market import Market
+from passemarche.domain.market import MARKET_TYPE_LABELS, Market
 from passemarche.domain.webhook import WebhookDelivery, WebhookEvent, application_completed_payload
 from passemarche.services import webhooks
 from passemarche.services.catalogue import catalogue_snapshot
@@ -54,13 +54,6 @@ DEFENCE_DECLARATION = (
     " Pour un marché de défense ou de sécurité, je déclare également ne pas entrer dans l’un des "
     "cas prévus aux articles L.2341-1 à L.2341-3 du même code."
 )
-
-MARKET_TYPE_LABELS = {
-    "supplies": "Fournitures",
-    "services": "Services",
-    "works": "Travaux",
-    "defense": "Défense ou sécurité",
-}
 
 
 def declaration_for(market: Market) -> str:

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 from passemarche.adapters.database import create_database_engine, upgrade_database
-from passemarche.adapters.orm import metadata
+from passemarche.adapters.memory import MemoryStore, MemoryUnitOfWork
+from passemarche.adapters.orm import metadata, start_mappers
+from passemarche.adapters.unit_of_work import SqlAlchemyUnitOfWork, session_factory_for
 from passemarche.config import Config
 from passemarche.entrypoints.app import create_app
 from passemarche.entrypoints.bootstrap import Container, bootstrap
@@ -50,6 +52,21 @@ def _empty_tables(url: str) -> None:
     with engine.begin() as connection:
         for table in reversed(metadata.sorted_tables):
             connection.execute(text(f"DELETE FROM {table.name}"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def uow_factory(request: pytest.FixtureRequest, database_url_for: Any) -> Iterator[Any]:
+    """Fresh units of work on one shared, empty store, for each storage adapter: the contract
+    suites (tests/contract/) run against all of them. A new adapter is a new parameter here."""
+    if request.param == "memory":
+        store = MemoryStore()
+        yield lambda: MemoryUnitOfWork(store)
+        return
+    start_mappers()
+    engine = create_database_engine(database_url_for(request.param))
+    sessions = session_factory_for(engine)
+    yield lambda: SqlAlchemyUnitOfWork(sessions)
     engine.dispose()
 
 

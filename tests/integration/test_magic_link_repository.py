@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from passemarche.adapters.database import create_database_engine
-from passemarche.adapters.memory import MemoryStore, MemoryUnitOfWork
 from passemarche.adapters.orm import start_mappers
 from passemarche.adapters.unit_of_work import SqlAlchemyUnitOfWork, session_factory_for
 from passemarche.services.unit_of_work import ConflictError
@@ -24,17 +23,6 @@ def sqlalchemy_factory(request, kind):
     engine = create_database_engine(url)
     sessions = session_factory_for(engine)
     return engine, lambda: SqlAlchemyUnitOfWork(sessions)
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def uow_factory(request):
-    if request.param == "memory":
-        store = MemoryStore()
-        yield lambda: MemoryUnitOfWork(store)
-        return
-    engine, factory = sqlalchemy_factory(request, request.param)
-    yield factory
-    engine.dispose()
 
 
 class TestMagicLinkRepositories(MagicLinkRepositoryContract):

@@ -5,14 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from passemarche.domain.market import MARKET_TYPE_LABELS
+
 PARIS = ZoneInfo("Europe/Paris")
 
-MARKET_TYPE_LABELS = {
-    "supplies": "Fournitures",
-    "services": "Services",
-    "works": "Travaux",
-    "defense": "Défense ou sécurité",
-}
 
 WEBHOOK_STATUS_LABELS = {
     None: "Aucune notification",
