@@ -23,10 +23,11 @@ CLAMD := /usr/sbin/clamd
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e './clients/python[sandbox]'
 	touch $(STAMP)
 
 install: $(STAMP) assets fonts ## Create the virtual environment, install the project, the DSFR assets and the PDF fonts
@@ -108,6 +109,9 @@ run: demo-editor catalogue ## Install, migrate, load the catalogue, create the d
 run-sandbox: install ## Local replicas of API Entreprise (127.0.0.1:8091) and BODACC (:8092), for tests and demos
 	$(BIN)/python -m passemarche.sandbox --api-port 8091 --bodacc-port 8092
 
+demo: install ## The whole editor workflow headless (service, replicas, sandbox editor); documents into demo-output/
+	$(BIN)/python -m demo.run
+
 worker: install ## Run a background job worker (needs REDIS_URL)
 	$(BIN)/passemarche worker
 
@@ -115,9 +119,10 @@ test-unit: install ## Domain and service tests only: no database, Redis or Flask
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
 lint: install ## ruff and mypy
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench demo clients/python/src
+	$(BIN)/ruff format --check src tests bench demo clients/python/src
 	$(BIN)/mypy src
+	$(BIN)/mypy demo clients/python/src
 
 test: install browser clamav ## Everything the tests need, then the whole suite
 	$(MAKE) --no-print-directory lint
@@ -129,4 +134,4 @@ bench: install ## Benchmarks (see docs/BENCHMARKS.md)
 bench-docs: install ## Only the documents benchmark: attestation rendering, package memory
 	$(BIN)/python -m bench.documents
 
-.PHONY: help install assets browser clamav migrate demo-editor catalogue run run-sandbox worker test-unit lint test bench fonts bench-docs
+.PHONY: help install assets browser clamav migrate demo-editor catalogue run run-sandbox worker test-unit lint test bench fonts bench-docs demo

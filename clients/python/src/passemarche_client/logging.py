@@ -1,0 +1,65 @@
+"""Structured logging of API calls: one record per attempt on the `passemarche_client` logger,
+with method, path, status, attempt and duration. Neither headers, bodies, tokens nor secrets are
+ever logged; query strings are dropped (capability links carry tokens in them)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any, TextIO
+
+LOGGER_NAME = "passemarche_client"
+logger = logging.getLogger(LOGGER_NAME)
+
+
+def log_call(
+    method: str,
+    path: str,
+    status: int | None,
+    attempt: int,
+    duration: float,
+    *,
+    request_id: str | None = None,
+    error: str | None = None,
+    retry_in: float | None = None,
+) -> None:
+    fields: dict[str, Any] = {
+        "method": method,
+        "path": path.split("?", 1)[0],
+        "status": status,
+        "attempt": attempt,
+        "duration_ms": round(duration * 1000, 1),
+    }
+    if request_id:
+        fields["request_id"] = request_id
+    if error:
+        fields["error"] = error
+    if retry_in is not None:
+        fields["retry_in_s"] = round(retry_in, 2)
+    level = logging.INFO if status is not None and status < 400 else logging.WARNING
+    message = " ".join(f"{key}={value}" for key, value in fields.items())
+    logger.log(level, "api_call %s", message, extra={"api_call": fields})
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: the record's level and message, plus its `api_call` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {"level": record.levelname.lower(), "logger": record.name}
+        fields = getattr(record, "api_call", None)
+        if isinstance(fields, dict):
+            data["event"] = "api_call"
+            data.update(fields)
+        else:
+            data["message"] = record.getMessage()
+        return json.dumps(data, ensure_ascii=False)
+
+
+def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """JSON lines on stderr for this package's logger (the command-line tool calls this)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False

@@ -1,0 +1,373 @@
+"""`make demo`: the whole editor workflow, headless, on a fresh clone.
+
+Starts, as subprocesses on 127.0.0.1: the service on its embedded default (SQLite, in-process
+jobs) with its own VAR_DIR (`var/demo/`, wiped first), the API Entreprise and BODACC replicas
+(the pre-fill's data sources) and the sandbox editor (the webhook receiver). Then, with the
+reference client: token → market → buyer pages → `market.completed` → application → candidate
+pages with an upload → `market_application.completed` → attestation and package downloaded into
+`demo-output/`. Each step is printed with its duration; any failure exits non-zero, and every
+subprocess is stopped on the way out (Ctrl-C included).
+
+Ports: DEMO_PORT (service), DEMO_EDITOR_PORT, DEMO_API_ENTREPRISE_PORT, DEMO_BODACC_PORT; free
+ports by default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from passemarche_client import PasseMarcheClient
+from passemarche_client.errors import PasseMarcheError
+
+from demo.pages import DEMO_SIRET, PageFlowError, apply_to_market, configure_market
+from demo.processes import Process, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+VAR_DIR = ROOT / "var" / "demo"
+OUTPUT_DIR = ROOT / "demo-output"
+BUYER_SIRET = "13002526500013"
+WEBHOOK_TIMEOUT = 60.0
+DOCUMENTS_TIMEOUT = 120.0
+# Variables of the developer's shell that would point the demo at their own data or services.
+SCRUBBED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "VAR_DIR",
+    "STORAGE_DIR",
+    "STORAGE_URL",
+    "PUBLIC_BASE_URL",
+    "OUTBOX_DIR",
+    "UPLOAD_TMP_DIR",
+    "SMTP_URL",
+    "CLAMD_URL",
+    "GUNICORN_CMD_ARGS",
+    "PASSEMARCHE_ENV",
+)
+T = TypeVar("T")
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+class Steps:
+    """Prints each step with its duration; the first failure stops the demo."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.count = 0
+        self._details: list[str] = []
+        self._running = False
+
+    def run(self, title: str, action: Callable[[], T]) -> T:
+        self.count += 1
+        print(f"[{self.count:2d}] {title} …", end=" ", flush=True)
+        started = time.monotonic()
+        self._details, self._running = [], True
+        try:
+            result = action()
+        except BaseException:
+            self._running = False
+            print(f"FAILED ({time.monotonic() - started:.2f} s)", flush=True)
+            self._flush()
+            raise
+        self._running = False
+        print(f"ok ({time.monotonic() - started:.2f} s)", flush=True)
+        self._flush()
+        return result
+
+    def detail(self, text: str) -> None:
+        """Printed under the step running (or at once between steps)."""
+        self._details.append(text)
+        if not self._running:
+            self._flush()
+
+    def _flush(self) -> None:
+        for line in self._details:
+            print(f"       {line}", flush=True)
+        self._details = []
+
+
+def _port(name: str) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else free_port()
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    import subprocess
+
+    completed = subprocess.run(  # noqa: S603  (our own command)
+        [str(BIN / "passemarche"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if completed.returncode != 0:
+        raise DemoFailed(f"passemarche {' '.join(args)}: {completed.stderr.strip()[-2000:]}")
+    return completed.stdout
+
+
+def _webhooks(editor_url: str) -> list[dict[str, Any]]:
+    response = requests.get(f"{editor_url}/api/webhooks", timeout=10)
+    response.raise_for_status()
+    return list(response.json()["webhooks"])
+
+
+def _wait_for_webhook(editor_url: str, event: str, key: str, identifier: str) -> dict[str, Any]:
+    deadline = time.monotonic() + WEBHOOK_TIMEOUT
+    while time.monotonic() < deadline:
+        for webhook in _webhooks(editor_url):
+            payload = webhook.get("payload") or {}
+            found = (payload.get(key) or {}).get("identifier")
+            if webhook["verified"] and webhook["event"] == event and found == identifier:
+                return webhook
+        time.sleep(0.2)
+    refused = [w for w in _webhooks(editor_url) if not w["verified"]]
+    raise DemoFailed(
+        f"no verified {event} for {identifier} within {WEBHOOK_TIMEOUT:.0f} s"
+        + (f" (refused: {[w['reason'] for w in refused]})" if refused else "")
+    )
+
+
+@contextmanager
+def _processes() -> Iterator[list[Process]]:
+    started: list[Process] = []
+    try:
+        yield started
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+def main() -> int:
+    steps = Steps()
+    if VAR_DIR.exists():
+        shutil.rmtree(VAR_DIR)
+    VAR_DIR.mkdir(parents=True)
+    if OUTPUT_DIR.exists():
+        shutil.rmtree(OUTPUT_DIR)
+    OUTPUT_DIR.mkdir()
+    logs = VAR_DIR / "logs"
+    port, editor_port = _port("DEMO_PORT"), _port("DEMO_EDITOR_PORT")
+    api_port, bodacc_port = _port("DEMO_API_ENTREPRISE_PORT"), _port("DEMO_BODACC_PORT")
+    base_url = f"http://127.0.0.1:{port}"
+    editor_url = f"http://127.0.0.1:{editor_port}"
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+    env.update(
+        VAR_DIR=str(VAR_DIR),
+        DATABASE_URL=f"sqlite:///{VAR_DIR / 'passemarche.sqlite3'}",
+        PUBLIC_BASE_URL=base_url,
+        ALLOW_PRIVATE_WEBHOOK_TARGETS="1",
+        WEBHOOK_RETRY_DELAYS="2,5,10",
+        API_ENTREPRISE_BASE_URL=f"http://127.0.0.1:{api_port}",
+        API_ENTREPRISE_TOKEN="sandbox-token",  # noqa: S106  (the replica's documented token)
+        BODACC_BASE_URL=f"http://127.0.0.1:{bodacc_port}",
+        PYTHONUNBUFFERED="1",
+        GUNICORN_CMD_ARGS="--no-control-socket",
+    )
+    print(f"Passe Marché demo: service {base_url}, sandbox editor {editor_url}")
+    print(f"Logs under {logs.relative_to(ROOT)}/, documents into {OUTPUT_DIR.relative_to(ROOT)}/")
+
+    with _processes() as running:
+        steps.run("Database migrations", lambda: _cli(env, "db", "upgrade"))
+        steps.run("Attribute catalogue", lambda: _cli(env, "catalogue", "load"))
+        editor = steps.run(
+            "Demo editor (webhooks to the sandbox editor)",
+            lambda: json.loads(
+                _cli(
+                    env,
+                    "editor",
+                    "create",
+                    "--name",
+                    "demo",
+                    "--webhook-url",
+                    f"{editor_url}/webhooks",
+                    "--buyer-return-url",
+                    f"{editor_url}/buyer",
+                    "--candidate-return-url",
+                    f"{editor_url}/candidate",
+                    "--json",
+                )
+            ),
+        )
+
+        def start_replicas() -> None:
+            process = Process(
+                "replicas",
+                [
+                    str(BIN / "python"),
+                    "-m",
+                    "passemarche.sandbox",
+                    "--api-port",
+                    str(api_port),
+                    "--bodacc-port",
+                    str(bodacc_port),
+                ],
+                env,
+                logs / "sandbox.log",
+            )
+            running.append(process)
+            process.wait_until_up(f"http://127.0.0.1:{bodacc_port}/")
+
+        def start_editor() -> None:
+            editor_env = {
+                **env,
+                "PASSEMARCHE_WEBHOOK_SECRET": editor["webhook_secret"],
+                "PASSEMARCHE_BASE_URL": base_url,
+                "PASSEMARCHE_CLIENT_ID": editor["client_id"],
+                "PASSEMARCHE_CLIENT_SECRET": editor["client_secret"],
+            }
+            process = Process(
+                "sandbox editor",
+                [
+                    str(BIN / "python"),
+                    "-m",
+                    "passemarche_client.sandbox_editor",
+                    "--port",
+                    str(editor_port),
+                ],
+                editor_env,
+                logs / "sandbox-editor.log",
+            )
+            running.append(process)
+            process.wait_until_up(f"{editor_url}/up")
+
+        def start_service() -> None:
+            process = Process(
+                "service",
+                [str(BIN / "passemarche"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                env,
+                logs / "service.log",
+            )
+            running.append(process)
+            process.wait_until_up(f"{base_url}/up", timeout=60)
+
+        steps.run("API Entreprise and BODACC replicas", start_replicas)
+        steps.run("Sandbox editor", start_editor)
+        steps.run("Passe Marché service", start_service)
+
+        client = PasseMarcheClient(base_url, editor["client_id"], editor["client_secret"])
+        token = steps.run("OAuth token", client.token)
+        steps.detail(f"{token.token_type}, {token.expires_in} s, scope {token.scope}")
+        deadline = (datetime.now(UTC) + timedelta(days=60)).strftime("%Y-%m-%dT23:59:59Z")
+        market = steps.run(
+            "Create the market",
+            lambda: client.create_market(
+                name="Fourniture de matériel informatique (démo)",
+                lot_name="Lot 1 - Ordinateurs portables",
+                deadline=deadline,
+                siret=BUYER_SIRET,
+                market_type_codes=["supplies", "services"],
+                provider_user_id="demo-acheteur",
+            ),
+        )
+        steps.detail(market.identifier)
+
+        def on_step(path: str, seconds: float) -> None:
+            steps.detail(f"{path.rsplit('/', 1)[-1]:<28} {seconds:.2f} s")
+
+        steps.run(
+            "Buyer pages (configuration → finalisation)",
+            lambda: configure_market(
+                market.configuration_url, ask_everything=True, on_step=on_step
+            ),
+        )
+        market_webhook = steps.run(
+            "Webhook market.completed received and verified",
+            lambda: _wait_for_webhook(editor_url, "market.completed", "market", market.identifier),
+        )
+        application = steps.run(
+            "Create the application",
+            lambda: client.create_application(
+                market.identifier, siret=DEMO_SIRET, provider_user_id="demo-candidat"
+            ),
+        )
+        steps.detail(application.identifier)
+        steps.run(
+            "Candidate pages (identification → submission, with uploads)",
+            lambda: apply_to_market(application.application_url, on_step=on_step),
+        )
+        application_webhook = steps.run(
+            "Webhook market_application.completed received and verified",
+            lambda: _wait_for_webhook(
+                editor_url,
+                "market_application.completed",
+                "market_application",
+                application.identifier,
+            ),
+        )
+        attestation = steps.run(
+            "Download the attestation",
+            lambda: client.download_attestation(
+                application.identifier, OUTPUT_DIR, wait=DOCUMENTS_TIMEOUT
+            ),
+        )
+        package = steps.run(
+            "Download the documents package",
+            lambda: client.download_documents_package(
+                application.identifier, OUTPUT_DIR, wait=DOCUMENTS_TIMEOUT
+            ),
+        )
+
+        def check_documents() -> list[str]:
+            if not attestation.path.read_bytes().startswith(b"%PDF-"):
+                raise DemoFailed(f"{attestation.path} is not a PDF")
+            with zipfile.ZipFile(package.path) as archive:
+                if archive.testzip() is not None:
+                    raise DemoFailed(f"{package.path} is corrupt")
+                return archive.namelist()
+
+        members = steps.run("Check the PDF and the ZIP", check_documents)
+        client.close()
+
+    elapsed = time.monotonic() - steps.started
+    print()
+    print(f"Demo finished in {elapsed:.1f} s.")
+    print("Webhooks verified by the sandbox editor (both signatures, replay window):")
+    for webhook in (market_webhook, application_webhook):
+        payload = webhook["payload"]
+        subject = payload.get("market") or payload.get("market_application") or {}
+        print(
+            f"  - {webhook['event']:<30} id {webhook['webhook_id']}  {subject.get('identifier')}"
+            f"  (received {webhook['received_at']})"
+        )
+    print("Documents:")
+    for saved in (attestation, package):
+        print(f"  - {saved.path.relative_to(ROOT)} ({saved.size} bytes, {saved.content_type})")
+    uploaded = [m for m in members if m.startswith("documents/user_")]
+    fetched = [m for m in members if m.startswith("documents/api_")]
+    print(
+        f"    ZIP: {len(members)} members, {len(uploaded)} uploaded by the candidate, "
+        f"{len(fetched)} fetched from the API Entreprise replica"
+    )
+    return 0
+
+
+def entrypoint() -> int:
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("\nInterrupted: every process was stopped.", file=sys.stderr)
+        return 130
+    except (DemoFailed, PageFlowError, PasseMarcheError, RuntimeError, OSError) as error:
+        print(f"\nDemo failed: {error}", file=sys.stderr)
+        print(f"Logs: {(VAR_DIR / 'logs').relative_to(ROOT)}/", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(entrypoint())
