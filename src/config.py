@@ -20,6 +20,10 @@ class ConfigError(RuntimeError):
     pass
 
 
+def _base_url(value: str | None) -> str | None:
+    return (value or "").strip().rstrip("/") or None
+
+
 def _flag(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
@@ -58,6 +62,11 @@ class Config:
     smtp_url: str | None = field(default=None, repr=False)  # may hold a password
     mail_from: str = "Passe Marché <ne-pas-repondre@passemarche.local>"
     outbox_dir: Path | None = None  # unset: var_dir / "outbox"
+    # Pre-fill data sources: each is off (its attributes typed by hand) until configured.
+    api_entreprise_base_url: str | None = None  # e.g. https://entreprise.api.gouv.fr
+    api_entreprise_token: str | None = field(default=None, repr=False)
+    bodacc_base_url: str | None = None  # e.g. https://bodacc-datadila.opendatasoft.com
+    prefill_deadline_seconds: float = 90.0  # the status page never waits longer
 
     @property
     def is_production(self) -> bool:
@@ -110,6 +119,10 @@ class Config:
             smtp_url=(env.get("SMTP_URL") or "").strip() or None,
             mail_from=(env.get("MAIL_FROM") or "").strip() or cls.mail_from,
             outbox_dir=Path(env["OUTBOX_DIR"]) if env.get("OUTBOX_DIR") else None,
+            api_entreprise_base_url=_base_url(env.get("API_ENTREPRISE_BASE_URL")),
+            api_entreprise_token=(env.get("API_ENTREPRISE_TOKEN") or "").strip() or None,
+            bodacc_base_url=_base_url(env.get("BODACC_BASE_URL")),
+            prefill_deadline_seconds=float(env.get("PREFILL_DEADLINE_SECONDS") or "90"),
         )
         if config.is_production and config.database_url.startswith("sqlite"):
             raise ConfigError("DATABASE_URL must point at PostgreSQL in production")

@@ -18,6 +18,7 @@ from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
 from passemarche.domain.magic_link import MagicLink
 from passemarche.domain.market import Market
+from passemarche.domain.prefill import SourceFetch
 from passemarche.domain.siret import Siret
 from passemarche.domain.webhook import WebhookDelivery
 from passemarche.services.unit_of_work import (
@@ -32,6 +33,7 @@ from passemarche.services.unit_of_work import (
     IdempotencyRepository,
     MagicLinkRepository,
     MarketRepository,
+    SourceFetchRepository,
     WebhookDeliveryRepository,
 )
 
@@ -52,6 +54,7 @@ class MemoryStore:
     answers: dict[tuple[str, str], Answer] = field(default_factory=dict)
     documents: dict[str, AttachedDocument] = field(default_factory=dict)
     magic_links: dict[str, MagicLink] = field(default_factory=dict)
+    prefill: dict[tuple[str, str], SourceFetch] = field(default_factory=dict)
 
 
 class MemoryEditorRepository(EditorRepository):
@@ -249,10 +252,25 @@ class MemoryMagicLinkRepository(MagicLinkRepository):
         return sorted(rows, key=lambda link: (link.created_at, link.token_hash))
 
 
+class MemorySourceFetchRepository(SourceFetchRepository):
+    def __init__(self, rows: dict[tuple[str, str], SourceFetch]) -> None:
+        self.rows = rows
+
+    def add(self, fetch: SourceFetch) -> None:
+        self.rows[(fetch.application_identifier, fetch.source)] = fetch
+
+    def get(self, application_identifier: str, source: str) -> SourceFetch | None:
+        return self.rows.get((application_identifier, source))
+
+    def for_application(self, application_identifier: str) -> Sequence[SourceFetch]:
+        rows = [f for f in self.rows.values() if f.application_identifier == application_identifier]
+        return sorted(rows, key=lambda f: f.source)
+
+
 _TABLES = (
     "editors", "tokens", "markets", "applications", "idempotency",
     "categories", "subcategories", "attributes", "webhooks", "answers", "documents",
-    "magic_links",
+    "magic_links", "prefill",
 )  # fmt: skip
 
 
@@ -282,6 +300,7 @@ class MemoryUnitOfWork(AbstractUnitOfWork):
         self.answers = MemoryAnswerRepository(self._staged.answers)
         self.documents = MemoryDocumentRepository(self._staged.documents)
         self.magic_links = MemoryMagicLinkRepository(self._staged.magic_links)
+        self.prefill = MemorySourceFetchRepository(self._staged.prefill)
 
     def commit(self) -> None:
         merged = copy.deepcopy(self.store)

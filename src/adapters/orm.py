@@ -17,6 +17,7 @@ from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
 from passemarche.domain.magic_link import MagicLink
 from passemarche.domain.market import Lot, Market
+from passemarche.domain.prefill import SourceFetch
 from passemarche.domain.siret import Siret
 from passemarche.domain.webhook import WebhookDelivery
 from sqlalchemy import (
@@ -121,6 +122,7 @@ markets = Table(
     Column("webhook_status", String(16)),
     Column("optional_keys", JSON, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("buyer_name", String(255)),
 )
 
 lots = Table(
@@ -295,6 +297,24 @@ magic_links = Table(
     Column("version", Integer, nullable=False),
 )
 
+prefill_fetches = Table(
+    "prefill_fetches",
+    metadata,
+    Column(
+        "application_identifier",
+        String(32),
+        ForeignKey("applications.identifier", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("source", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("deadline", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("filled", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
 mapper_registry = registry(metadata=metadata)
 _mapped = False
 
@@ -329,4 +349,8 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(AttachedDocument, attached_documents)
     # Optimistic locking: two redemptions of one link at the same moment cannot both succeed.
     mapper_registry.map_imperatively(MagicLink, magic_links, version_id_col=magic_links.c.version)
+    # Optimistic locking: the global deadline (on a page view) and a late job cannot both end it.
+    mapper_registry.map_imperatively(
+        SourceFetch, prefill_fetches, version_id_col=prefill_fetches.c.version
+    )
     _mapped = True

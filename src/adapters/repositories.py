@@ -12,6 +12,7 @@ from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
 from passemarche.domain.magic_link import MagicLink
 from passemarche.domain.market import Market
+from passemarche.domain.prefill import SourceFetch
 from passemarche.domain.siret import Siret
 from passemarche.domain.webhook import DeliveryStatus, WebhookDelivery
 from passemarche.services.unit_of_work import (
@@ -24,6 +25,7 @@ from passemarche.services.unit_of_work import (
     IdempotencyRepository,
     MagicLinkRepository,
     MarketRepository,
+    SourceFetchRepository,
     WebhookDeliveryRepository,
 )
 from sqlalchemy import exists, select
@@ -248,5 +250,24 @@ class SqlAlchemyMagicLinkRepository(MagicLinkRepository):
             .filter_by(application_identifier=application_identifier, email=email)
             .where(MagicLink.used_at.is_(None), MagicLink.revoked_at.is_(None))  # type: ignore[union-attr]
             .order_by(MagicLink.created_at, MagicLink.token_hash)  # type: ignore[arg-type]
+        )
+        return self.session.scalars(query).all()
+
+
+class SqlAlchemySourceFetchRepository(SourceFetchRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, fetch: SourceFetch) -> None:
+        self.session.add(fetch)
+
+    def get(self, application_identifier: str, source: str) -> SourceFetch | None:
+        return self.session.get(SourceFetch, (application_identifier, source))
+
+    def for_application(self, application_identifier: str) -> Sequence[SourceFetch]:
+        query = (
+            select(SourceFetch)
+            .filter_by(application_identifier=application_identifier)
+            .order_by(SourceFetch.source)  # type: ignore[arg-type]
         )
         return self.session.scalars(query).all()

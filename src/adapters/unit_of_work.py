@@ -12,6 +12,7 @@ from passemarche.adapters.repositories import (
     SqlAlchemyIdempotencyRepository,
     SqlAlchemyMagicLinkRepository,
     SqlAlchemyMarketRepository,
+    SqlAlchemySourceFetchRepository,
     SqlAlchemyWebhookDeliveryRepository,
 )
 from passemarche.services.unit_of_work import AbstractUnitOfWork, ConflictError
@@ -38,6 +39,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.answers = SqlAlchemyAnswerRepository(self.session)
         self.documents = SqlAlchemyDocumentRepository(self.session)
         self.magic_links = SqlAlchemyMagicLinkRepository(self.session)
+        self.prefill = SqlAlchemySourceFetchRepository(self.session)
         return self
 
     def __exit__(self, *args: object) -> None:

@@ -85,6 +85,7 @@ class Market:
     webhook_status: str | None = None
     # The buyer's choice of optional attributes while configuring; finalising snapshots it.
     optional_keys: list[str] = field(default_factory=list)
+    buyer_name: str | None = None  # looked up from the buyer's SIRET after creation (INSEE)
 
     @classmethod
     def create(

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from passemarche.adapters.antivirus import scanner_from_url
 from passemarche.adapters.capabilities import HmacCapabilitySigner
 from passemarche.adapters.clock import SystemClock
+from passemarche.adapters.data_sources import data_sources_from_config
 from passemarche.adapters.database import create_database_engine
 from passemarche.adapters.documents import FpdfDocumentRenderer, ZipPackageBuilder
 from passemarche.adapters.file_storage import LocalFileStorage
@@ -23,6 +24,7 @@ from passemarche.domain.webhook import RetrySchedule
 from passemarche.services.ports import (
     CapabilitySigner,
     Clock,
+    CompanyDataSource,
     DocumentRenderer,
     FileStorage,
     JobQueue,
@@ -35,6 +37,8 @@ from passemarche.services.unit_of_work import AbstractUnitOfWork
 from passemarche.services.webhooks import TargetPolicy
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+IN_PROCESS_JOB_THREADS = 8
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Container:
     renderer: DocumentRenderer
     packager: PackageBuilder
     mailer: Mailer
+    data_sources: CompanyDataSource
     redis: Any | None = None
 
     def uow(self) -> AbstractUnitOfWork:
@@ -97,7 +102,9 @@ def bootstrap(config: Config, *, clock: Clock | None = None) -> Container:
     jobs: JobQueue = (
         RqJobQueue(redis_client, config.job_queue)
         if redis_client is not None
-        else InProcessJobQueue(run_in_process)
+        # Pre-fill runs one job per data source, mostly waiting on the network: enough threads
+        # for the sources of one application to run side by side.
+        else InProcessJobQueue(run_in_process, workers=IN_PROCESS_JOB_THREADS)
     )
     container = Container(
         config=config,
@@ -117,6 +124,7 @@ def bootstrap(config: Config, *, clock: Clock | None = None) -> Container:
         renderer=FpdfDocumentRenderer(),
         packager=ZipPackageBuilder(),
         mailer=mailer_from_config(config),
+        data_sources=data_sources_from_config(config),
         uploads=UploadReceiver(
             max_bytes=config.max_upload_bytes,
             temp_dir=config.upload_temp_dir or config.var_dir / "tmp" / "uploads",

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from passemarche.services import submission, webhooks
+from passemarche.services import prefill, submission, webhooks
 
 if TYPE_CHECKING:
     from passemarche.entrypoints.bootstrap import Container
@@ -81,9 +81,31 @@ def _generate_documents(
     return {"application": identifier, "attempt": int(attempt)}
 
 
+def _fetch_company_data(
+    container: Container, identifier: str, source: str
+) -> Mapping[str, Any] | None:
+    status = prefill.fetch_company_data(
+        container.uow(),
+        container.clock,
+        container.storage,
+        container.scanner,
+        container.data_sources,
+        identifier,
+        source,
+    )
+    return {"source": source, "status": status or "skipped"}
+
+
+def _lookup_buyer_name(container: Container, market_identifier: str) -> Mapping[str, Any] | None:
+    name = prefill.lookup_buyer_name(container.uow(), container.data_sources, market_identifier)
+    return {"market": market_identifier, "found": name is not None}
+
+
 HANDLERS: dict[str, Handler] = {
     webhooks.DELIVER_WEBHOOK: _deliver_webhook,
     submission.GENERATE_DOCUMENTS: _generate_documents,
+    prefill.FETCH_COMPANY_DATA: _fetch_company_data,
+    prefill.LOOKUP_BUYER_NAME: _lookup_buyer_name,
 }
 
 

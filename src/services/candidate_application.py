@@ -7,13 +7,15 @@ application — `submission.submit_application` does, after checking everything 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
 from passemarche.domain.answers import Answer, AttachedDocument
 from passemarche.domain.catalogue import Attribute, CatalogueSnapshot, Category
+from passemarche.domain.dossier import Origin
 from passemarche.domain.errors import DomainError, NotFound, ValidationFailed
+from passemarche.domain.prefill import FetchStatus, manual_reason
 from passemarche.domain.siret import Siret
 from passemarche.services.catalogue import catalogue_snapshot
 from passemarche.services.ports import Clock, FileStorage, ScanVerdict, VirusScanner
@@ -27,6 +29,10 @@ class ApplicationAlreadySubmitted(DomainError):
 
 class InfectedFile(DomainError):
     message = "Ce fichier contient un virus : il a été refusé et n’a pas été conservé."
+
+
+class PrefilledDocument(DomainError):
+    message = "Ce document a été récupéré automatiquement : il ne peut pas être supprimé."
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ class CandidateApplication:
     categories: tuple[Category, ...]
     answers: Mapping[str, Answer]
     documents: tuple[AttachedDocument, ...]
+    buyer_name: str | None = None
+    prefill: Mapping[str, str] = field(default_factory=dict)  # source -> fetch status
 
     @property
     def is_completed(self) -> bool:
@@ -69,10 +77,41 @@ class CandidateApplication:
     def documents_of(self, key: str) -> list[AttachedDocument]:
         return [d for d in self.documents if d.attribute_key == key]
 
+    @property
+    def has_prefill(self) -> bool:
+        """Whether some of the market's attributes come from a data source."""
+        return any(a.source for a in self.attributes)
+
+    def is_prefilled(self, key: str) -> bool:
+        answer = self.answers.get(key)
+        return answer is not None and answer.origin == Origin.PREFILLED.value
+
+    def may_explain(self, attribute: Attribute) -> bool:
+        """A source reported a finding against the company (a BODACC notice): the candidate may
+        explain it, with text and files."""
+        answer = self.answers.get(attribute.key)
+        return (
+            self.is_prefilled(attribute.key)
+            and attribute.source == "bodacc"
+            and answer is not None
+            and answer.value.get("choice") == "oui"
+        )
+
+    def manual_reason(self, attribute: Attribute) -> str | None:
+        """Why an attribute a source should give is typed by hand (French), else None."""
+        if not attribute.source or self.is_prefilled(attribute.key):
+            return None
+        status = self.prefill.get(attribute.source)
+        if status is None or not FetchStatus(status).is_finished:
+            return None
+        return manual_reason(attribute.source, FetchStatus(status))
+
     def steps(self) -> list[CandidateStep]:
         steps = [CandidateStep("company_identification", "Identification de l’entreprise")]
         if self.lots:
             steps.append(CandidateStep("lots", "Lots"))
+        if self.has_prefill:
+            steps.append(CandidateStep("prefill", "Récupération de vos informations"))
         steps += [CandidateStep(c.key, c.candidate_label.strip()) for c in self.categories]
         steps.append(CandidateStep("declaration", "Déclaration sur l’honneur"))
         steps.append(CandidateStep("summary", "Récapitulatif"))
@@ -114,6 +153,8 @@ def candidate_application(uow: AbstractUnitOfWork, identifier: str) -> Candidate
                 a.attribute_key: detached_copy(a) for a in uow.answers.for_application(identifier)
             },
             documents=tuple(detached_copy(d) for d in uow.documents.for_application(identifier)),
+            buyer_name=market.buyer_name,
+            prefill={f.source: f.status for f in uow.prefill.for_application(identifier)},
         )
 
 
@@ -179,6 +220,31 @@ def save_answers(
         uow.commit()
 
 
+EXPLANATION_MAX_LENGTH = 10_000
+
+
+def save_explanation(
+    uow: AbstractUnitOfWork, clock: Clock, identifier: str, key: str, text: str
+) -> None:
+    """The candidate's explanation of a finding a source reported (a BODACC notice): kept with
+    the pre-filled answer, which stays as the source gave it."""
+    text = text.replace("\x00", "").strip()
+    if len(text) > EXPLANATION_MAX_LENGTH:
+        raise ValidationFailed(
+            ["Cette explication est trop longue : 10 000 caractères au maximum."]
+        )
+    with uow:
+        _draft(uow, identifier)
+        answer = uow.answers.get(identifier, key)
+        if answer is None or answer.origin != Origin.PREFILLED.value:
+            raise NotFound()
+        value = dict(answer.value)
+        value["explanation"] = text
+        answer.value = value
+        answer.updated_at = clock.now()
+        uow.commit()
+
+
 def attach_document(
     uow: AbstractUnitOfWork,
     clock: Clock,
@@ -234,6 +300,8 @@ def remove_document(
         document = uow.documents.get(document_id)
         if document is None or document.application_identifier != identifier:
             raise NotFound()
+        if document.origin == Origin.PREFILLED.value:
+            raise PrefilledDocument()
         storage_key = document.storage_key
         uow.documents.remove(document)
         uow.commit()

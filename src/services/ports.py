@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import BinaryIO, Protocol
 
 from passemarche.domain.dossier import Dossier
+from passemarche.domain.prefill import CompanyQuery, SourceReport
 from passemarche.domain.webhook import AttemptOutcome
 
 
@@ -114,3 +115,21 @@ class Mailer(Protocol):
     """Sends one mail now; raises MailNotSent when it cannot."""
 
     def send(self, message: MailMessage) -> None: ...
+
+
+class CompanyDataSource(Protocol):
+    """The government data sources that pre-fill an application, by the catalogue's source name
+    (``insee``, ``rne``, ``bodacc``, ``urssaf_attestation_vigilance``… see
+    `domain.prefill.SOURCE_LABELS`).
+
+    `fetch` never raises for HTTP, network or format problems: it reports them as an outcome
+    (timeouts connect 10 s / read 30 s, one retry on a transient error). Documents in the report
+    are already downloaded and checked by their content (PDF or image); the caller scans and
+    stores them like uploads.
+    """
+
+    def covers(self, source: str) -> bool:
+        """Whether this source is configured here (else its attributes are typed by hand)."""
+        ...
+
+    def fetch(self, source: str, query: CompanyQuery) -> SourceReport: ...

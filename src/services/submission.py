@@ -31,6 +31,7 @@ from passemarche.domain.dossier import (
 )
 from passemarche.domain.errors import Forbidden, NotFound, ValidationFailed
 from passemarche.domain.market import MARKET_TYPE_LABELS, Market
+from passemarche.domain.prefill import source_label
 from passemarche.domain.webhook import WebhookDelivery, WebhookEvent, application_completed_payload
 from passemarche.services import webhooks
 from passemarche.services.catalogue import catalogue_snapshot
@@ -180,7 +181,7 @@ def build_dossier(
                     title=attribute.candidate_title.strip(),
                     lines=answer_lines(answer.value if answer else {}),
                     origin=origin,
-                    source=answer.source if answer else None,
+                    source=source_label(answer.source) if answer and answer.source else None,
                     documents=documents,
                 )
             )
@@ -198,7 +199,7 @@ def build_dossier(
         market=DossierMarket(
             identifier=market.identifier,
             name=market.name,
-            buyer_name=None,
+            buyer_name=market.buyer_name,
             buyer_siret=str(market.buyer_siret),
             deadline=market.deadline,
             market_type_labels=tuple(
@@ -216,12 +217,18 @@ def build_dossier(
 
 
 def answer_lines(value: dict[str, object]) -> tuple[str, ...]:
-    """A stored answer as lines of text: `lines` when the input type gave them, else its text."""
+    """A stored answer as lines of text: `lines` when the input type gave them, else its text;
+    then the candidate's explanation of a pre-filled finding, if any."""
     lines = value.get("lines")
-    if isinstance(lines, list):
-        return tuple(str(line) for line in lines)
     text = value.get("text")
-    return (str(text),) if text not in (None, "") else ()
+    if isinstance(lines, list):
+        found = tuple(str(line) for line in lines)
+    else:
+        found = (str(text),) if text not in (None, "") else ()
+    explanation = value.get("explanation")
+    if isinstance(explanation, str) and explanation.strip():
+        found += (f"Explication du candidat : {explanation.strip()}",)
+    return found
 
 
 def generate_documents(

@@ -14,6 +14,7 @@ from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
 from passemarche.domain.magic_link import MagicLink
 from passemarche.domain.market import Market
+from passemarche.domain.prefill import SourceFetch
 from passemarche.domain.siret import Siret
 from passemarche.domain.webhook import WebhookDelivery
 
@@ -160,6 +161,18 @@ class MagicLinkRepository(abc.ABC):
         """Links of the application and email neither used nor replaced (expired ones too)."""
 
 
+class SourceFetchRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, fetch: SourceFetch) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, application_identifier: str, source: str) -> SourceFetch | None: ...
+
+    @abc.abstractmethod
+    def for_application(self, application_identifier: str) -> Sequence[SourceFetch]:
+        """The application's fetches, by source name."""
+
+
 class ConflictError(Exception):
     """The commit broke a uniqueness rule because another transaction got there first."""
 
@@ -175,6 +188,7 @@ class AbstractUnitOfWork(abc.ABC):
     answers: AnswerRepository
     documents: DocumentRepository
     magic_links: MagicLinkRepository
+    prefill: SourceFetchRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

@@ -325,6 +325,7 @@ def test_the_grant_is_limited_to_that_application(new_candidate, market, app):
 def test_steps_and_titles_without_lots(candidate):
     expected = [
         ("company_identification", "Identification de l’entreprise"),
+        ("prefill", "Récupération de vos informations"),
         (IDENTITY, IDENTITY_TITLE),
         (EXCLUSION, EXCLUSION_TITLE),
         ("declaration", "Déclaration sur l’honneur"),
@@ -333,7 +334,7 @@ def test_steps_and_titles_without_lots(candidate):
     for number, (step, title) in enumerate(expected, start=1):
         page = candidate.get(step)
         assert page.status == 200, step
-        assert plain(page.title) == plain(f"Étape {number} sur 5 – {title}{SITE}")
+        assert plain(page.title) == plain(f"Étape {number} sur 6 – {title}{SITE}")
     assert candidate.get("lots").status == 404
 
 
@@ -341,17 +342,18 @@ def test_steps_and_titles_with_lots(new_market, new_candidate, editor):
     opened = new_candidate(new_market(editor, lots=True))
     opened.open()
     assert opened.get("company_identification").title == (
-        f"Étape 1 sur 6 – Identification de l’entreprise{SITE}"
+        f"Étape 1 sur 7 – Identification de l’entreprise{SITE}"
     )
-    assert opened.get("lots").title == f"Étape 2 sur 6 – Lots{SITE}"
-    assert plain(opened.get(IDENTITY).title) == plain(f"Étape 3 sur 6 – {IDENTITY_TITLE}{SITE}")
-    assert opened.get("summary").title == f"Étape 6 sur 6 – Récapitulatif{SITE}"
+    assert opened.get("lots").title == f"Étape 2 sur 7 – Lots{SITE}"
+    assert opened.get("prefill").title == f"Étape 3 sur 7 – Récupération de vos informations{SITE}"
+    assert plain(opened.get(IDENTITY).title) == plain(f"Étape 4 sur 7 – {IDENTITY_TITLE}{SITE}")
+    assert opened.get("summary").title == f"Étape 7 sur 7 – Récapitulatif{SITE}"
 
 
 def test_an_error_is_said_in_the_title(candidate):
     page = Page(candidate.post("company_identification", {"company_name": ""}))
     assert page.status == 422
-    assert page.title == f"Erreur : Étape 1 sur 5 – Identification de l’entreprise{SITE}"
+    assert page.title == f"Erreur : Étape 1 sur 6 – Identification de l’entreprise{SITE}"
 
 
 # --- Identification ---------------------------------------------------------------------------
@@ -374,7 +376,7 @@ def test_a_valid_typed_siret_is_saved(new_candidate, market, editor):
     opened = new_candidate(market, siret=None)
     opened.open()
     response = opened.post("company_identification", {"siret": SIRET, "company_name": "ACME"})
-    assert redirect_path(response) == opened.url(IDENTITY)
+    assert redirect_path(response) == opened.url("prefill")
     assert application_status(editor, opened.identifier)["siret"] == SIRET
     page = opened.get("company_identification")
     assert page.inputs("siret") == []  # confirmed once: read-only from now on
@@ -388,7 +390,7 @@ def test_the_editors_siret_is_read_only_and_cannot_be_changed(candidate, editor)
     response = candidate.post(
         "company_identification", {"siret": OTHER_SIRET, "company_name": "ACME"}
     )
-    assert redirect_path(response) == candidate.url(IDENTITY)
+    assert redirect_path(response) == candidate.url("prefill")
     assert application_status(editor, candidate.identifier)["siret"] == SIRET
     assert OTHER_SIRET not in candidate.get("company_identification").html
 
@@ -434,7 +436,7 @@ def test_more_lots_than_the_limit_are_refused_and_the_choice_kept(lots_candidate
 
 def test_a_lot_within_the_limit_is_saved(lots_candidate):
     response = lots_candidate.post("lots", {"lots": ["2"]})
-    assert redirect_path(response) == lots_candidate.url(IDENTITY)
+    assert redirect_path(response) == lots_candidate.url("prefill")
     assert lots_candidate.get("lots").checked("lots") == ["2"]
 
 

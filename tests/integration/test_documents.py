@@ -240,11 +240,11 @@ def test_the_candidate_attestation_says_what_the_dossier_says():
     assert "Cette attestation certifie que la candidature" in text
 
 
-def test_the_candidate_copy_names_the_source_of_prefilled_values_instead_of_the_values():
+def test_the_candidate_copy_shows_prefilled_values_with_their_source():
     text = "\n".join(pages_text(renderer.candidate_attestation(make_dossier())))
     assert "Récupéré automatiquement (source : INSEE)" in text
     assert "Récupéré automatiquement (source : DGFIP)" in text
-    assert "62.01Z" not in text
+    assert "62.01Z" in text
 
 
 def test_the_candidate_copy_lists_each_document_with_its_name_in_the_package():

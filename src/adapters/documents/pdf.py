@@ -538,16 +538,14 @@ class Attestation:
         source = f" (source : {answer.source})" if answer.source else ""
         tag = ORIGIN_LABELS[answer.origin] + (source if answer.origin is Origin.PREFILLED else "")
         tag_style = Style(size=8, bold=True, colour=ORIGIN_COLOURS[answer.origin])
-        if answer.origin is Origin.PREFILLED and not self.edition.for_buyer:
-            # The candidate's copy names the source; the values are in the buyer's copy.
-            paras = [Para(tag, tag_style)]
-        else:
-            values = [line for line in answer.lines if line.strip()]
-            if not values and not answer.documents:
-                values = ["Non renseigné"]
-            paras = [Para(line) for line in values]
-            if self.edition.for_buyer or answer.origin is Origin.PREFILLED:
-                paras.append(Para(tag, tag_style, space_before=0.8))
+        # Both copies print every value; pre-filled ones name their source (the candidate sees
+        # what the administration said about the company), and the buyer's copy tags every value.
+        values = [line for line in answer.lines if line.strip()]
+        if not values and not answer.documents:
+            values = ["Non renseigné"]
+        paras = [Para(line) for line in values]
+        if self.edition.for_buyer or answer.origin is Origin.PREFILLED:
+            paras.append(Para(tag, tag_style, space_before=0.8))
         for document in answer.documents:
             paras.append(Para(f"Document : {self._document_name(document)}", SMALL, 0.6))
         return paras

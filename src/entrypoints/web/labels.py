@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from passemarche.domain.market import MARKET_TYPE_LABELS
+from passemarche.domain.prefill import source_label
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -40,3 +41,8 @@ def market_types(codes: tuple[str, ...] | list[str]) -> list[str]:
 def typography(text: str) -> str:
     """French typography for catalogue texts typed with straight apostrophes ("d' exclusion")."""
     return text.replace("' ", "’").replace("'", "’").strip()
+
+
+def source(name: str | None) -> str:
+    """A data source's French label (the catalogue's source name when unknown)."""
+    return source_label(name) if name else "source de données publique"

@@ -15,7 +15,7 @@ from passemarche.entrypoints.api.markets.schemas import (
 )
 from passemarche.entrypoints.api.schemas import ErrorSchema, document_common_errors
 from passemarche.entrypoints.api.urls import configuration_url
-from passemarche.services import markets
+from passemarche.services import markets, prefill
 
 blp = Blueprint(
     "markets", __name__, url_prefix="/api/v1/public_markets", description="Marchés publics"
@@ -46,6 +46,10 @@ def create_market(body: dict[str, Any]) -> tuple[dict[str, str], int, dict[str, 
         payload,
         idempotency_request("create_market", payload),
     )
+    if not created.replayed:
+        prefill.schedule_buyer_name_lookup(
+            container.jobs, container.data_sources, created.identifier
+        )
     headers = {"Idempotent-Replayed": "true"} if created.replayed else {}
     result = {
         "identifier": created.identifier,

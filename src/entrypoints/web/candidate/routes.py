@@ -4,6 +4,7 @@ Opened through the capability link of `application_url`; every step saves at onc
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -30,7 +31,7 @@ from passemarche.entrypoints.web.capabilities import (
     open_capability,
     require_capability,
 )
-from passemarche.services import candidate_access, submission
+from passemarche.services import candidate_access, prefill, submission
 from passemarche.services import candidate_application as candidate
 from passemarche.services.candidate_application import (
     ApplicationAlreadySubmitted,
@@ -116,6 +117,7 @@ def step(identifier: str, step: str) -> ResponseReturnValue:
     handler = {
         "company_identification": _identification,
         "lots": _lots,
+        "prefill": _prefill,
         "declaration": _declaration,
         "summary": _summary,
     }.get(step, _category)
@@ -146,11 +148,51 @@ def _identification(app: CandidateApplication, key: str) -> ResponseReturnValue:
                     None if app.siret_locked else values["siret"],
                     values["company_name"],
                 )
+                _start_prefill(app.identifier)  # the identity is confirmed: fetch its data
                 return _next(app, key)
             except ValidationFailed as error:
                 errors["siret"] = error.messages[0]
     html = _render("candidate/identification.html", app, key, errors=errors, values=values)
     return html, 422 if errors else 200
+
+
+def _start_prefill(identifier: str) -> None:
+    container = _container()
+    prefill.start_prefill(
+        container.uow(),
+        container.clock,
+        container.jobs,
+        container.data_sources,
+        identifier,
+        timedelta(seconds=container.config.prefill_deadline_seconds),
+    )
+
+
+def _prefill(app: CandidateApplication, key: str) -> ResponseReturnValue:
+    """The fetch's progress, source by source; « Continuer » once every source has ended (the
+    global deadline guarantees it). Refreshes itself: by script, else a <noscript> refresh."""
+    if app.siret is None:
+        flash("Indiquez d’abord le SIRET de votre entreprise.", "info")
+        return redirect(_url(app.identifier, "company_identification"))
+    _start_prefill(app.identifier)  # a SIRET given by the editor: started on the first visit
+    view = prefill.prefill_view(_container().uow(), _container().clock, app.identifier)
+    if request.method == "POST" and view.finished:
+        return _next(app, key)
+    return _render("candidate/prefill.html", app, key, prefill=view, errors={})
+
+
+@blp.route("/<identifier>/prefill/status", methods=["GET"])
+def prefill_status(identifier: str) -> ResponseReturnValue:
+    """The status page's polling endpoint (JSON)."""
+    require_capability(PURPOSE, identifier)
+    view = prefill.prefill_view(_container().uow(), _container().clock, identifier)
+    return {
+        "finished": view.finished,
+        "sources": [
+            {"source": s.source, "label": s.label, "status": s.status, "filled": s.filled}
+            for s in view.sources
+        ],
+    }
 
 
 def _lots(app: CandidateApplication, key: str) -> ResponseReturnValue:
@@ -189,7 +231,15 @@ def _category(app: CandidateApplication, key: str) -> ResponseReturnValue:
         app = _load(app.identifier)  # the new files count for the answers below
         values: dict[str, dict[str, Any]] = {}
         for attribute in attributes:
-            if app.answers.get(attribute.key) and app.answers[attribute.key].origin != "declared":
+            if app.may_explain(attribute):
+                try:
+                    candidate.save_explanation(
+                        container.uow(), container.clock, app.identifier, attribute.key,
+                        request.form.get(f"{attribute.key}.explanation", ""),
+                    )  # fmt: skip
+                except ValidationFailed as error:
+                    errors[f"{attribute.key}.explanation"] = error.messages[0]
+            if app.is_prefilled(attribute.key):
                 continue  # pre-filled from a data source: not editable
             parsed = parse_answer(
                 attribute.input_type,
@@ -304,6 +354,8 @@ def delete_document(identifier: str, document_id: str) -> ResponseReturnValue:
         flash("Le fichier a été supprimé.", "success")
     except NotFound:
         abort(404)
+    except candidate.PrefilledDocument as refusal:
+        flash(refusal.message, "error")
     except ApplicationAlreadySubmitted:
         flash("Votre candidature a déjà été transmise.", "info")
     # Back to the step the button was on (a step key, never a URL: no open redirect).
