@@ -18,7 +18,7 @@ from typing import Any
 
 from passemarche_client.client import PasseMarcheClient
 from passemarche_client.errors import ApiError, TransportError
-from passemarche_client.logging import configure_logging
+from passemarche_client.logging import json_logs
 from passemarche_client.webhooks import WebhookVerificationError, verify_webhook
 
 
@@ -115,8 +115,13 @@ def _verify(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.verbose:
-        configure_logging(logging.INFO)
+    if not args.verbose:
+        return _run(args)
+    with json_logs(logging.INFO):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "verify-webhook":
         return _verify(args)
     missing = [n for n in ("base_url", "client_id", "client_secret") if not getattr(args, n)]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 LOGGER_NAME = "passemarche_client"
@@ -56,10 +58,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
-def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
-    """JSON lines on stderr for this package's logger (the command-line tool calls this)."""
+@contextmanager
+def json_logs(level: int = logging.INFO, stream: TextIO | None = None) -> Iterator[None]:
+    """JSON lines on stderr for this package's logger while the block runs (the command-line
+    tool's `-v`); the logger is left as it was found afterwards."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
+    saved = (logger.handlers[:], logger.level, logger.propagate)
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.handlers[:], level, logger.propagate = saved
+        logger.setLevel(level)
