@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 import zipfile
@@ -357,7 +358,12 @@ def main() -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM too: unwind, so that every child process is stopped
+
+
 def entrypoint() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return main()
     except KeyboardInterrupt:
