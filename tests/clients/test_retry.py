@@ -77,3 +77,11 @@ def test_the_token_is_renewed_shortly_before_it_expires():
     assert cache.get().access_token == "t1"
     cache.invalidate(issued[1])
     assert cache.get().access_token == "t2"
+
+
+def test_a_destination_ending_with_a_slash_is_a_folder(tmp_path):
+    from passemarche_client.client import _folder_or_file
+
+    folder = _folder_or_file(f"{tmp_path}/downloads/")
+    assert folder.is_dir() and folder.name == "downloads"
+    assert not _folder_or_file(tmp_path / "file.pdf").exists()

@@ -223,7 +223,7 @@ class PasseMarcheClient:
         server's file name is used). `wait` seconds: keep asking while it is being generated."""
         return self._download(
             f"/api/v1/market_applications/{identifier}/attestation",
-            Path(destination),
+            _folder_or_file(destination),
             f"attestation_{identifier}.pdf",
             wait,
         )
@@ -234,7 +234,7 @@ class PasseMarcheClient:
         """The documents ZIP, streamed to `destination` (see `download_attestation`)."""
         return self._download(
             f"/api/v1/market_applications/{identifier}/documents_package",
-            Path(destination),
+            _folder_or_file(destination),
             f"documents_package_{identifier}.zip",
             wait,
         )
@@ -372,6 +372,15 @@ def _lot_json(lot: Lot | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(lot, Lot):
         return {"name": lot.name, **({"cpv_code": lot.cpv_code} if lot.cpv_code else {})}
     return dict(lot)
+
+
+def _folder_or_file(destination: str | os.PathLike[str]) -> Path:
+    """A path ending with a separator is a folder, created if needed (Path() drops the slash)."""
+    text = os.fspath(destination)
+    path = Path(text)
+    if text.endswith(("/", os.sep)):
+        path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _json_or_none(response: requests.Response) -> Any:

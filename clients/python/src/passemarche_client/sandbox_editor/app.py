@@ -11,6 +11,7 @@ the documents. `/buyer` and `/candidate` are the return URLs the pages send peop
 from __future__ import annotations
 
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -224,15 +225,18 @@ def create_app(settings: EditorSettings) -> Flask:
             else:
                 saved = client.download_documents_package(identifier, folder)
         except PasseMarcheError as error:
+            shutil.rmtree(folder, ignore_errors=True)
             return render_template_string(
                 RETURN, title="Téléchargement impossible", lines=[str(error)]
             ), 502
-        return send_file(
+        response = send_file(
             saved.path,
             mimetype=saved.content_type,
             as_attachment=True,
             download_name=saved.path.name,
         )
+        response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+        return response
 
     @app.get("/buyer")
     def buyer_back() -> ResponseReturnValue:
