@@ -272,6 +272,37 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             server.shutdown()
 
 
+@pytest.fixture(scope="module")
+def service_without_sources(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Another service, on a database of its own, with no data source configured: every answer
+    the pre-fill would give is typed by the candidate. Its editor has no webhook URL."""
+    var = tmp_path_factory.mktemp("client-var-bare")
+    database = var / "passemarche.sqlite3"
+    port = free_port()
+    env = {k: v for k, v in stack.env.items() if k not in _SCRUBBED}
+    env.update(VAR_DIR=str(var), DATABASE_URL=f"sqlite:///{database}",
+               PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")  # fmt: skip
+    for args in (["db", "upgrade"], ["catalogue", "load"]):
+        subprocess.run([str(BIN / "passemarche"), *args], env=env, check=True,
+                       capture_output=True, timeout=120)  # fmt: skip
+    bare = Stack(f"http://127.0.0.1:{port}", port, database, env, {}, None, [], "")
+    bare.editor = bare.cli("editor", "create", "--name", "Éditeur sans webhook")
+    service = Process(
+        "service without data sources",
+        [str(BIN / "passemarche"), "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        env,
+        var / "service.log",
+    )  # fmt: skip
+    try:
+        service.wait_until_up(f"{bare.base_url}/up", timeout=60)
+        yield bare
+    finally:
+        service.stop()
+
+
 @pytest.fixture
 def proxy(stack: Stack) -> Iterator[FaultProxy]:
     proxy = FaultProxy(stack.port)
@@ -288,11 +319,11 @@ def make_client(stack: Stack, proxy: FaultProxy) -> Iterator[Callable[..., Passe
     clients: list[PasseMarcheClient] = []
 
     def make(direct: bool = False, editor: dict[str, str] | None = None,
-             **options: Any) -> PasseMarcheClient:  # fmt: skip
+             base_url: str | None = None, **options: Any) -> PasseMarcheClient:  # fmt: skip
         credentials = editor or stack.editor
         options.setdefault("retry", FAST)
         client = PasseMarcheClient(
-            stack.base_url if direct else proxy.url,
+            base_url or (stack.base_url if direct else proxy.url),
             credentials["client_id"],
             credentials["client_secret"],
             **options,

@@ -265,3 +265,27 @@ def test_the_whole_workflow_with_webhooks_and_streamed_downloads(
     assert forged.status_code == 401
     listed = requests.get(f"{stack.editor_url}/api/webhooks", timeout=10).json()["webhooks"]
     assert len(listed) == before + 1 and listed[-1]["verified"] is False
+
+
+def test_without_data_sources_the_candidate_types_everything_and_polling_replaces_webhooks(
+    service_without_sources, make_client, tmp_path
+):
+    client = make_client(
+        base_url=service_without_sources.base_url, editor=service_without_sources.editor
+    )
+    market = client.create_market(**market_fields())
+    configure_market(market.configuration_url, ask_everything=True)
+    assert client.get_market(market.identifier).is_completed
+    application = client.create_application(market.identifier)  # the SIRET typed on the page
+    walker = apply_to_market(application.application_url)
+    assert [s.url.rsplit("/", 1)[-1] for s in walker.steps][0] == "company_identification"
+    deadline = time.monotonic() + 60
+    while not client.get_application(application.identifier).attestation_available:
+        assert time.monotonic() < deadline, "the documents were not generated"
+        time.sleep(0.2)
+    read = client.get_application(application.identifier)
+    assert read.is_completed and read.siret == "13002526500013"
+    package = client.download_documents_package(application.identifier, f"{tmp_path}/out/")
+    with zipfile.ZipFile(package.path) as archive:
+        uploaded = [n for n in archive.namelist() if n.startswith("documents/user_")]
+    assert uploaded  # the candidate's own files, one per file input
