@@ -9,7 +9,8 @@ pages with an upload → `market_application.completed` → attestation and pack
 subprocess is stopped on the way out (Ctrl-C included).
 
 Ports: DEMO_PORT (service), DEMO_EDITOR_PORT, DEMO_API_ENTREPRISE_PORT, DEMO_BODACC_PORT; free
-ports by default.
+ports by default. DEMO_KEEP=1 leaves everything running at the end (the sandbox editor's page
+then lists the webhooks and links to the documents) until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, TypeVar
 import requests
 from passemarche_client import PasseMarcheClient
 from passemarche_client.errors import PasseMarcheError
+from passemarche_client.models import Download
 
 from demo.pages import DEMO_SIRET, PageFlowError, apply_to_market, configure_market
 from demo.processes import Process, free_port
@@ -334,7 +336,24 @@ def main() -> int:
 
         members = steps.run("Check the PDF and the ZIP", check_documents)
         client.close()
+        _summary(steps, market_webhook, application_webhook, attestation, package, members)
+        if os.environ.get("DEMO_KEEP") == "1":
+            print(f"\nStill running (DEMO_KEEP=1): sandbox editor {editor_url}/ , "
+                  f"service {base_url}. Ctrl-C stops everything.", flush=True)  # fmt: skip
+            while True:
+                time.sleep(3600)
+    return 0
 
+
+def _summary(
+    steps: Steps,
+    market_webhook: dict[str, Any],
+    application_webhook: dict[str, Any],
+    attestation: Download,
+    package: Download,
+    members: list[str],
+) -> None:
+    """The webhooks and the documents, once every step passed."""
     elapsed = time.monotonic() - steps.started
     print()
     print(f"Demo finished in {elapsed:.1f} s.")
@@ -355,7 +374,6 @@ def main() -> int:
         f"    ZIP: {len(members)} members, {len(uploaded)} uploaded by the candidate, "
         f"{len(fetched)} fetched from the API Entreprise replica"
     )
-    return 0
 
 
 def _interrupt(signum: int, frame: object) -> None:

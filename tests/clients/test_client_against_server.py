@@ -289,3 +289,15 @@ def test_without_data_sources_the_candidate_types_everything_and_polling_replace
     with zipfile.ZipFile(package.path) as archive:
         uploaded = [n for n in archive.namelist() if n.startswith("documents/user_")]
     assert uploaded  # the candidate's own files, one per file input
+
+
+def test_wrong_credentials_raise_unauthorized_with_the_oauth_error_and_are_not_retried(
+    stack, proxy, make_client
+):
+    client = make_client(editor={"client_id": stack.editor["client_id"], "client_secret": "x"})
+    with pytest.raises(Unauthorized) as raised:
+        client.get_market("VR-2030-AAAAAAAAAAAA")
+    assert raised.value.error == "invalid_client"
+    assert raised.value.messages == ["Client authentication failed"]
+    assert len(proxy.seen("POST", "/oauth/token")) == 1
+    assert proxy.seen("GET", MARKETS) == []

@@ -85,7 +85,8 @@ et permet de poursuivre les parcours acheteur et candidat.</p>
 <h2>Webhooks reçus ({{ webhooks|length }})</h2>
 {% if webhooks %}
 <table>
-<tr><th>Reçu</th><th>Signature</th><th>Événement</th><th>Identifiant</th><th>Ressource</th></tr>
+<tr><th>Reçu</th><th>Signature</th><th>Événement</th><th>Identifiant</th><th>Ressource</th>
+  <th>Suite</th></tr>
 {% for w in webhooks %}
 <tr>
   <td>{{ w.received_at }}</td>
@@ -99,6 +100,18 @@ et permet de poursuivre les parcours acheteur et candidat.</p>
       {% set company = w.payload.market_application.company_name %}
       {% if company %}({{ company }}){% endif %}
       {% endif %}</td>
+  <td>{% if w.verified and settings.can_call_api and w.event == "market.completed" %}
+    <form class="inline" method="post"
+          action="/markets/{{ w.payload.market.identifier }}/applications">
+      <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+      <input type="text" name="siret" value="13002526500013" aria-label="SIRET du candidat">
+      <button type="submit">Créer une candidature</button>
+    </form>
+  {% elif w.verified and settings.can_call_api and w.event == "market_application.completed" %}
+    {% set application = w.payload.market_application.identifier %}
+    <a href="/applications/{{ application }}/attestation">Attestation (PDF)</a> ·
+    <a href="/applications/{{ application }}/documents_package">Dossier (ZIP)</a>
+  {% endif %}</td>
 </tr>
 {% endfor %}
 </table>
