@@ -103,8 +103,18 @@ catalogue: migrate ## Load the attribute catalogue (idempotent)
 	$(BIN)/passemarche catalogue load
 
 # Development: webhooks may go to a receiver on this machine (refused in production).
-run: demo-editor catalogue ## Install, migrate, load the catalogue, create the demo editor, serve on http://127.0.0.1:5000
+# `make run SANDBOX=1` also starts the API Entreprise and BODACC replicas (ports 8091/8092) and
+# points the service at them, so a candidate with a sandbox SIRET (13002526500013) sees pre-fill.
+SANDBOX ?=
+SANDBOX_ENV := API_ENTREPRISE_BASE_URL=http://127.0.0.1:8091 API_ENTREPRISE_TOKEN=sandbox-token BODACC_BASE_URL=http://127.0.0.1:8092
+run: demo-editor catalogue ## Install, migrate, load the catalogue, create the demo editor, serve on http://127.0.0.1:5000 (SANDBOX=1: with the data-source replicas)
+ifeq ($(SANDBOX),1)
+	@$(BIN)/python -m passemarche.sandbox --api-port 8091 --bodacc-port 8092 & sandbox=$$!; \
+	trap 'kill $$sandbox 2>/dev/null' EXIT INT TERM; \
+	ALLOW_PRIVATE_WEBHOOK_TARGETS=$${ALLOW_PRIVATE_WEBHOOK_TARGETS:-1} $(SANDBOX_ENV) $(BIN)/passemarche serve --host $(HOST) --port $(PORT)
+else
 	ALLOW_PRIVATE_WEBHOOK_TARGETS=$${ALLOW_PRIVATE_WEBHOOK_TARGETS:-1} $(BIN)/passemarche serve --host $(HOST) --port $(PORT)
+endif
 
 run-sandbox: install ## Local replicas of API Entreprise (127.0.0.1:8091) and BODACC (:8092), for tests and demos
 	$(BIN)/python -m passemarche.sandbox --api-port 8091 --bodacc-port 8092

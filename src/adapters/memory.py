@@ -107,6 +107,11 @@ class MemoryMarketRepository(MarketRepository):
     def get_for_update(self, identifier: str) -> Market | None:
         return self.rows.get(identifier)
 
+    def record_buyer_name(self, identifier: str, name: str) -> None:
+        market = self.rows.get(identifier)
+        if market is not None:
+            market.buyer_name = name
+
 
 class MemoryApplicationRepository(ApplicationRepository):
     def __init__(self, rows: dict[str, Application]) -> None:

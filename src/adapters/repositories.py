@@ -28,7 +28,7 @@ from passemarche.services.unit_of_work import (
     SourceFetchRepository,
     WebhookDeliveryRepository,
 )
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 
@@ -90,6 +90,15 @@ class SqlAlchemyMarketRepository(MarketRepository):
     def get_for_update(self, identifier: str) -> Market | None:
         # FOR UPDATE on PostgreSQL; SQLite ignores it but serialises writers (WAL snapshots).
         return self.session.get(Market, identifier, with_for_update=True, populate_existing=True)
+
+    def record_buyer_name(self, identifier: str, name: str) -> None:
+        # A bulk UPDATE: the ORM's version counter is not involved.
+        self.session.execute(
+            update(Market)
+            .where(Market.identifier == identifier)  # type: ignore[arg-type]
+            .values(buyer_name=name)
+            .execution_options(synchronize_session=False)
+        )
 
 
 class SqlAlchemyApplicationRepository(ApplicationRepository):

@@ -173,7 +173,10 @@ def _answer(endpoint: dict[str, Any], identifier: str) -> tuple[int, Any]:
         return matches[0]["status"], matches[0]["body"]
     if identifier[:9] == DEMO_SIREN and (sample := _first(endpoint, 200)):
         demo = sample["params"][endpoint["id"]]
-        return _answer(endpoint, demo) if demo != identifier else (200, sample["body"])
+        if demo == identifier:
+            return 200, sample["body"]
+        status, body = _answer(endpoint, demo)
+        return status, _as_asked(body, identifier)
     not_found = _first(endpoint, 404)
     body = (
         not_found["body"]
@@ -186,6 +189,14 @@ def _answer(endpoint: dict[str, Any], identifier: str) -> tuple[int, Any]:
         )
     )
     return 404, body
+
+
+def _as_asked(body: Any, identifier: str) -> Any:
+    """Another sample served to the demo identity names the SIRET that was asked for."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if len(identifier) == 14 and isinstance(data, dict) and "siret" in data:
+        return {**body, "data": {**data, "siret": identifier}}
+    return body
 
 
 def create_sandbox_app(token: str = DEFAULT_TOKEN, slow_seconds: float = 40.0) -> Flask:

@@ -373,15 +373,7 @@ def lookup_buyer_name(
     if not name:
         log.info("buyer name not found", extra={"fields": {"outcome": report.outcome.value}})
         return None
-    for _ in range(3):  # the market has a version: a concurrent change means read again
-        with uow:
-            market = uow.markets.get(market_identifier)
-            if market is None:
-                return None
-            market.buyer_name = name
-            try:
-                uow.commit()
-                return name
-            except ConflictError:
-                continue
-    return None
+    with uow:
+        uow.markets.record_buyer_name(market_identifier, name)
+        uow.commit()
+    return name

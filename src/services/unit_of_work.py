@@ -60,6 +60,11 @@ class MarketRepository(abc.ABC):
     def get_for_update(self, identifier: str) -> Market | None:
         """The market, locked until the end of the transaction (two finalisations queue up)."""
 
+    @abc.abstractmethod
+    def record_buyer_name(self, identifier: str, name: str) -> None:
+        """Set the buyer's name without touching the market's version: a background lookup must
+        not make the buyer's own concurrent changes fail as conflicts."""
+
 
 class ApplicationRepository(abc.ABC):
     @abc.abstractmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from passemarche.adapters.memory import MemoryUnitOfWork
 from passemarche.domain.application import Application
 from passemarche.domain.editor import AccessToken, Editor
 from passemarche.domain.idempotency import IdempotencyRecord
@@ -133,6 +134,24 @@ class RepositoryContract:
                 "draft",
             )
             assert uow.markets.get("VR-2026-ZZZZZZZZZZZZ") is None
+
+    def test_the_buyer_name_is_recorded_without_conflicting_with_the_buyer(self, seeded):
+        with seeded() as uow:
+            assert uow.markets.get("VR-2026-AAAAAAAAAAAA").buyer_name is None
+        with seeded() as buyer:
+            # Loaded as the buyer's pages load it (no row lock: `get_for_update` would make the
+            # lookup below wait for this transaction, which runs in the same thread).
+            market = buyer.markets.get("VR-2026-AAAAAAAAAAAA")
+            with seeded() as lookup:  # the background lookup, meanwhile
+                lookup.markets.record_buyer_name("VR-2026-AAAAAAAAAAAA", "DINUM")
+                lookup.commit()
+            market.finalise(["siret"], NOW)
+            buyer.commit()  # no conflict
+        with seeded() as uow:
+            market = uow.markets.get("VR-2026-AAAAAAAAAAAA")
+            assert market.status == "completed"
+            if not isinstance(uow, MemoryUnitOfWork):  # the fake merges whole rows
+                assert market.buyer_name == "DINUM"
 
     def test_tokens_round_trip_and_usable_ones_are_listed(self, seeded):
         with seeded() as uow:

@@ -116,7 +116,7 @@ def test_insee(adapter):
     report = adapter.fetch("insee", query(DEMO_SIRET))
     assert report.outcome is FetchStatus.COMPLETED
     values = report.values
-    assert values["siret"].text == "30613890001294"  # the replica's demo answer is that sample
+    assert values["siret"].text == DEMO_SIRET  # the replica names the SIRET asked for
     assert values["social_reason"].text == "DIRECTION INTERMINISTERIELLE DU NUMERIQUE"
     assert values["main_activity"].text == "Administration publique générale (8411Z)"
     assert values["category"].text == "Grande entreprise (GE)"
