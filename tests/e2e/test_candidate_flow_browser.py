@@ -33,6 +33,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from passemarche.sandbox import create_bodacc_app, create_sandbox_app, serve_in_thread
+from werkzeug.serving import make_server
 
 from tests.e2e.test_buyer_flow_browser import (  # noqa: F401  (fixtures used by name)
     EDITOR,
@@ -98,14 +100,32 @@ NOT_SCANNED = "non vérifié"
 # --- the platform -----------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def replicas() -> Any:
+    """The API Entreprise and BODACC replicas (threads here), as the server's environment."""
+    api = make_server("127.0.0.1", 0, create_sandbox_app("sandbox-token", 2.0), threaded=True)
+    bodacc = make_server("127.0.0.1", 0, create_bodacc_app(), threaded=True)
+    serve_in_thread(api)
+    serve_in_thread(bodacc)
+    yield {
+        "API_ENTREPRISE_BASE_URL": f"http://127.0.0.1:{api.server_port}",
+        "API_ENTREPRISE_TOKEN": "sandbox-token",
+        "BODACC_BASE_URL": f"http://127.0.0.1:{bodacc.server_port}",
+    }
+    api.shutdown()
+    bodacc.shutdown()
+
+
 @pytest.fixture
-def platform(server_env, start_server, webhook_receiver) -> Platform:  # noqa: F811
+def platform(server_env, start_server, webhook_receiver, replicas) -> Platform:  # noqa: F811
     """An editor with a webhook and a candidate return URL; the server has no antivirus."""
     options = ["--name", EDITOR, "--webhook-url", webhook_receiver.url]
     options += ["--candidate-return-url", CANDIDATE_RETURN_URL, "--json"]
     credentials = json.loads(_cli(server_env, "editor", "create", *options))
     assert credentials["webhook_secret"], credentials
-    editor = Platform(start_server(workers=1, CLAMD_URL=""), credentials)
+    # API Entreprise only: BODACC would answer the exclusion questions, which this test types.
+    api_only = {k: v for k, v in replicas.items() if not k.startswith("BODACC")}
+    editor = Platform(start_server(workers=1, CLAMD_URL="", **api_only), credentials)
     editor.get_token()
     return editor
 
@@ -247,6 +267,16 @@ def lots(page: Any, shots: Shots) -> None:
     click_button(page, "Suivant")
 
 
+def prefill_status(page: Any, shots: Shots, expected: str) -> None:
+    """The pre-fill step: wait (the page reloads itself) until « Continuer » is enabled."""
+    assert step_of(page) == "prefill"
+    assert step_title(page)[3] == "Récupération de vos informations"
+    page.wait_for_selector("button:has-text('Continuer'):not([disabled])", timeout=30_000)
+    assert expected in main_text(page)
+    shots.take("pre-remplissage")
+    click_button(page, "Continuer")
+
+
 def fill_identity(page: Any, email: str) -> None:
     for key, value in IDENTITY.items():
         field(page, key).fill(email if key == EMAIL else value)
@@ -296,7 +326,7 @@ def test_a_candidate_applies_in_the_browser_and_the_editor_gets_the_dossier(
     page.goto(application["application_url"], wait_until="load")
     assert page.url == f"{platform.base}{base}/company_identification"
     _, _, total, _ = step_title(page)
-    assert total == 8  # identification, lots, 4 categories, declaration, summary
+    assert total == 9  # identification, lots, pre-fill, 4 categories, declaration, summary
     assert "Nettoyage des bâtiments communaux" in main_text(page)
     page.wait_for_selector("html[data-fr-js='true']", state="attached")
     identification(page, shots, SIRET, COMPANY, total)
@@ -305,16 +335,19 @@ def test_a_candidate_applies_in_the_browser_and_the_editor_gets_the_dossier(
     lots(page, shots)
     form_errors += 1
 
+    # --- pre-fill: the replicas know nothing of this SIRET; the page updates itself (script).
+    prefill_status(page, shots, "Aucune information trouvée")
+
     # --- identity: a bad email first; everything typed is kept.
     assert step_of(page) == "identite_entreprise"
-    assert step_title(page)[:2] == (False, 3)
+    assert step_title(page)[:2] == (False, 4)
     category_titles.append(step_title(page)[3])
     assert_no_error_shown(page)
     shots.take("identite-entreprise")
     fill_identity(page, "contact(at)oeuvres-etudes.fr")
     click_button(page, "Enregistrer et continuer")
     form_errors += 1
-    assert step_title(page)[:2] == (True, 3), page.title()
+    assert step_title(page)[:2] == (True, 4), page.title()
     message = "Indiquez une adresse électronique valide, par exemple nom@domaine.fr."
     assert field_error(page, EMAIL) == message
     assert message in error_summary(page)
@@ -328,7 +361,7 @@ def test_a_candidate_applies_in_the_browser_and_the_editor_gets_the_dossier(
 
     # --- exclusion grounds: "Précédent" first, the identity answers are still there.
     assert step_of(page) == "motifs_exclusion"
-    assert step_title(page)[:2] == (False, 4)
+    assert step_title(page)[:2] == (False, 5)
     click_link(page, "Précédent")
     assert step_of(page) == "identite_entreprise"
     assert_no_error_shown(page)
@@ -354,7 +387,7 @@ def test_a_candidate_applies_in_the_browser_and_the_editor_gets_the_dossier(
     field(page, f"{HANDICAP}.files").set_input_files(pdf["declaration-agefiph.pdf"])
     save_and_continue(page)
     form_errors += 1
-    assert step_title(page)[:2] == (True, 4), page.title()
+    assert step_title(page)[:2] == (True, 5), page.title()
     message = "Vous avez répondu « Oui » : précisez votre situation ou joignez un document."
     assert field_error(page, f"{FAILLITE}.text") == message
     assert message in error_summary(page)
@@ -392,7 +425,7 @@ def test_a_candidate_applies_in_the_browser_and_the_editor_gets_the_dossier(
 
     # --- economic capacity: the turnover table.
     assert step_of(page) == "capacite_economique_financiere"
-    assert step_title(page)[:2] == (False, 5)
+    assert step_title(page)[:2] == (False, 6)
     category_titles.append(step_title(page)[3])
     assert_no_error_shown(page)
     for number, (turnover, percentage, end) in enumerate(TURNOVER_ROWS, start=1):
@@ -404,7 +437,7 @@ def test_a_candidate_applies_in_the_browser_and_the_editor_gets_the_dossier(
 
     # --- technical capacity: two team members and one CV (an error), then the second CV.
     assert step_of(page) == "capacites_techniques_professionnelles"
-    assert step_title(page)[:2] == (False, 6)
+    assert step_title(page)[:2] == (False, 7)
     category_titles.append(step_title(page)[3])
     assert_no_error_shown(page)
     for index, (name, role, experience) in enumerate(TEAM_ROWS):
@@ -415,7 +448,7 @@ def test_a_candidate_applies_in_the_browser_and_the_editor_gets_the_dossier(
     shots.take("capacites-techniques")
     save_and_continue(page)
     form_errors += 1
-    assert step_title(page)[:2] == (True, 6), page.title()
+    assert step_title(page)[:2] == (True, 7), page.title()
     message = "Joignez un CV par intervenant : 2 intervenant(s), 1 document(s) joint(s)."
     assert field_error(page, f"{TEAM}.files") == message
     assert message in error_summary(page)
@@ -430,12 +463,12 @@ def test_a_candidate_applies_in_the_browser_and_the_editor_gets_the_dossier(
 
     # --- declaration: unticked first.
     assert step_of(page) == "declaration"
-    assert step_title(page)[:2] == (False, 7)
+    assert step_title(page)[:2] == (False, 8)
     assert "L.2141-1" in main_text(page)
     shots.take("declaration")
     click_button(page, "Suivant")
     form_errors += 1
-    assert step_title(page)[:2] == (True, 7), page.title()
+    assert step_title(page)[:2] == (True, 8), page.title()
     message = "Cochez la case pour faire votre déclaration sur l’honneur."
     assert field_error(page, "accept") == message
     assert message in error_summary(page)
@@ -445,7 +478,7 @@ def test_a_candidate_applies_in_the_browser_and_the_editor_gets_the_dossier(
 
     # --- summary: the answers and the files.
     assert step_of(page) == "summary"
-    assert step_title(page) == (False, 8, 8, "Récapitulatif")
+    assert step_title(page) == (False, 9, 9, "Récapitulatif")
     shots.take("recapitulatif")
     text = main_text(page)
     nbsp = "\u00a0"
@@ -602,6 +635,7 @@ def test_the_candidate_pages_work_without_javascript(
     _, _, total, _ = step_title(page)
     identification(page, shots, OTHER_SIRET, "Entreprise Sans Script", total)
     lots(page, shots)
+    prefill_status(page, shots, "Aucune information trouvée")  # a <noscript> meta refresh
 
     # Straight to the exclusion grounds (the identity step is left for later).
     assert step_of(page) == "identite_entreprise"
@@ -633,3 +667,54 @@ def test_the_candidate_pages_work_without_javascript(
     assert NOT_SCANNED in text
     assert "Déclaration sur l’honneur : à faire" in text
     shots.take("recapitulatif")
+
+
+def test_a_sandbox_siret_is_prefilled_in_the_browser(
+    server_env,  # noqa: F811
+    start_server,
+    webhook_receiver,  # noqa: F811
+    replicas,
+    browser_page,
+    browser_console,
+):
+    """The demo SIRET: the status page fills up by itself, then the identity step shows the
+    company's data read-only with its source, and the attestations are already there."""
+    options = ["--name", "Éditeur pré-remplissage", "--webhook-url", webhook_receiver.url]
+    credentials = json.loads(_cli(server_env, "editor", "create", *options, "--json"))
+    platform = Platform(start_server(workers=1, CLAMD_URL="", **replicas), credentials)
+    platform.get_token()
+    page = browser_page
+    shots = Shots(page)
+    created = platform.create_market("Marché pré-rempli")
+    finalise_market(page, created, ())
+    response = platform.api(
+        "POST",
+        f"/api/v1/public_markets/{created['identifier']}/market_applications",
+        {"market_application": {"siret": "13002526500013"}},
+    )
+    assert response.status == 201, response.body
+    page.goto(response.json()["application_url"], wait_until="load")
+    page.get_by_label("Raison sociale").fill("DINUM")
+    click_button(page, "Suivant")
+    if step_of(page) == "lots":
+        choose(page, "Lot 1 : Nettoyage des locaux")
+        click_button(page, "Suivant")
+    prefill_status(page, shots, "Récupéré")
+    assert step_of(page) == "identite_entreprise"
+    # The buyer's name, looked up from its SIRET (the demo one) after the market's creation.
+    assert "acheteur : DIRECTION INTERMINISTERIELLE DU NUMERIQUE" in main_text(page)
+    text = main_text(page)
+    assert "DIRECTION INTERMINISTERIELLE DU NUMERIQUE" in text
+    assert "Récupéré automatiquement" in text
+    assert "INSEE — répertoire Sirene" in text
+    assert page.locator("[name='identite_entreprise_identification_raison_sociale']").count() == 0
+    shots.take("identite-pre-remplie")
+    field(page, EMAIL).fill("contact@dinum.example")
+    field(page, "identite_entreprise_contact_telephone").fill("01 23 45 67 89")
+    save_and_continue(page)
+    assert step_of(page) == "motifs_exclusion"
+    text = main_text(page)
+    assert "attestation_vigilance_urssaf_130025265.pdf" in text
+    assert "Aucune annonce publiée au BODACC" in text
+    shots.take("motifs-exclusion-pre-remplis")
+    assert [m for m in browser_console if m.startswith("error")] == []

@@ -140,9 +140,7 @@ def submit(candidate: Candidate, container: Container, step_forms: dict[str, Any
     for step, form in step_forms.items():
         response = candidate.post_files(step, form)
         assert response.status_code in (302, 303), (step, Page(response).main_text[:1500])
-    assert redirect_path(candidate.post("declaration", {"accept": "1"})) == candidate.url(
-        "summary"
-    )
+    assert redirect_path(candidate.post("declaration", {"accept": "1"})) == candidate.url("summary")
     response = candidate.post("summary")
     assert redirect_path(response) == candidate.url("confirmation"), Page(response).main_text
     assert container.jobs.drain(JOBS_TIMEOUT)  # type: ignore[attr-defined]
@@ -194,9 +192,7 @@ def test_a_sandbox_siret_is_prefilled_and_its_documents_reach_the_package(
     assert "Récupéré automatiquement (source : INSEE — répertoire Sirene)" in text
     assert "Acheteur" in text and DINUM in text.split("Entreprise candidate")[0]  # buyer name
 
-    package = editor.get(
-        f"/api/v1/market_applications/{candidate.identifier}/documents_package"
-    )
+    package = editor.get(f"/api/v1/market_applications/{candidate.identifier}/documents_package")
     assert package.status_code == 200
     with zipfile.ZipFile(io.BytesIO(package.data)) as archive:
         names = archive.namelist()
