@@ -20,7 +20,7 @@ from passemarche.domain.siret import Siret
 from passemarche.services.catalogue import catalogue_snapshot
 from passemarche.services.ports import Clock, FileStorage, ScanVerdict, VirusScanner
 from passemarche.services.results import LotView, detached_copy
-from passemarche.services.unit_of_work import AbstractUnitOfWork
+from passemarche.services.unit_of_work import AbstractUnitOfWork, ConflictError
 
 
 class ApplicationAlreadySubmitted(DomainError):
@@ -29,6 +29,10 @@ class ApplicationAlreadySubmitted(DomainError):
 
 class InfectedFile(DomainError):
     message = "Ce fichier contient un virus : il a été refusé et n’a pas été conservé."
+
+
+class PrefilledAnswer(DomainError):
+    message = "Cette information a été récupérée automatiquement : elle n’est pas modifiable."
 
 
 class PrefilledDocument(DomainError):
@@ -205,19 +209,27 @@ def save_answers(
 ) -> None:
     """The values of one step, by attribute key (already validated by the input types)."""
     now = clock.now()
-    with uow:
-        application = _draft(uow, identifier)
-        market = uow.markets.get(application.market_identifier)
-        assert market is not None
-        for key, value in values.items():
-            if key not in market.field_keys:
-                continue  # only what the buyer asked for
-            answer = uow.answers.get(identifier, key)
-            if answer is None:
-                uow.answers.add(Answer(identifier, key, dict(value), now))
-            elif answer.origin == "declared":
-                answer.replace(value, now)
-        uow.commit()
+    for attempt in (1, 2):
+        with uow:
+            application = _draft(uow, identifier)
+            market = uow.markets.get(application.market_identifier)
+            assert market is not None
+            for key, value in values.items():
+                if key not in market.field_keys:
+                    continue  # only what the buyer asked for
+                answer = uow.answers.get(identifier, key)
+                if answer is None:
+                    uow.answers.add(Answer(identifier, key, dict(value), now))
+                elif answer.origin == Origin.DECLARED.value:
+                    answer.replace(value, now)
+            try:
+                uow.commit()
+                return
+            except ConflictError:
+                if attempt == 2:
+                    raise
+                # A pre-fill job stored one of these answers meanwhile: read again (its value
+                # is now pre-filled and stays).
 
 
 EXPLANATION_MAX_LENGTH = 10_000
@@ -264,6 +276,10 @@ def attach_document(
         assert market is not None
         if key not in market.field_keys:
             raise NotFound()
+        answer = uow.answers.get(identifier, key)
+        if answer is not None and answer.origin == Origin.PREFILLED.value:
+            if not (answer.source == "bodacc" and answer.value.get("choice") == "oui"):
+                raise PrefilledAnswer()  # only a finding's explanation takes files
     with upload.open() as stream:
         result = scanner.scan(stream)
     if result.verdict is ScanVerdict.INFECTED:

@@ -156,7 +156,16 @@ def fetch_company_data(
     prepared = _Prepared()
     outcome = report.outcome
     if outcome is FetchStatus.COMPLETED:
-        prepared = _prepare(clock, storage, scanner, identifier, source, attributes, report.values)
+        try:
+            _prepare(
+                clock, storage, scanner, identifier, source, attributes, report.values, prepared
+            )
+        except Exception:  # storage or scanner down: nothing half-stored, the source fails
+            log.exception(
+                "storing a source's documents failed", extra={"fields": {"source": source}}
+            )
+            _discard(storage, prepared.documents)
+            return _finish(uow, clock, identifier, source, FetchStatus.FAILED, _Prepared(), storage)
     return _finish(uow, clock, identifier, source, outcome, prepared, storage)
 
 
@@ -168,8 +177,9 @@ def _prepare(
     source: str,
     attributes: Sequence[Attribute],
     values: Mapping[str, Any],
-) -> _Prepared:
-    prepared = _Prepared()
+    prepared: _Prepared,
+) -> None:
+    """Fills `prepared`; the documents it stored are in it even when this raises midway."""
     for attribute in attributes:
         value = values.get(attribute.source_field or "")
         if value is None:
@@ -177,11 +187,12 @@ def _prepare(
         answer = answer_value(attribute.input_type, value)
         if answer is None:
             continue
-        documents = [
-            _store_document(clock, storage, scanner, identifier, attribute.key, document)
-            for document in value.documents
-        ]
-        kept = [d for d in documents if d is not None]
+        kept = []
+        for document in value.documents:
+            stored = _store_document(clock, storage, scanner, identifier, attribute.key, document)
+            if stored is not None:
+                kept.append(stored)
+                prepared.documents.append(stored)
         if value.documents and not kept:
             log.warning(
                 "every document of a source was refused",
@@ -189,8 +200,6 @@ def _prepare(
             )
             continue  # the attribute stays a manual input
         prepared.answers[attribute.key] = answer
-        prepared.documents.extend(kept)
-    return prepared
 
 
 def _store_document(
@@ -243,14 +252,20 @@ def _finish(
     with uow:
         fetch = uow.prefill.get(identifier, source)
         application = uow.applications.get(identifier)
-        if fetch is None or fetch.is_finished or application is None:
+        if fetch is None or application is None or fetch.is_finished or fetch.expire(now):
             _discard(storage, prepared.documents)  # too late: the deadline ended it
+            if fetch is not None and fetch.status == FetchStatus.FAILED.value:
+                _commit_quietly(uow)  # expired just now: say so
             return None
         if not application.is_completed:
             for key, value in prepared.answers.items():
                 answer = uow.answers.get(identifier, key)
                 if answer is not None and answer.origin == Origin.DECLARED.value:
-                    continue  # typed by the candidate meanwhile: theirs wins
+                    if not _finding(source, value):
+                        continue  # typed by the candidate meanwhile: theirs wins
+                    # ...but a BODACC notice is a fact the buyer must see: it replaces the
+                    # candidate's answer, whose text becomes their explanation.
+                    value = {**value, "explanation": str(answer.value.get("text") or "")}
                 if answer is None:
                     answer = Answer(identifier, key, {}, now)
                     uow.answers.add(answer)
@@ -274,6 +289,11 @@ def _finish(
         extra={"fields": {"source": source, "status": outcome.value, "filled": len(written)}},
     )
     return outcome.value
+
+
+def _finding(source: str, value: Mapping[str, Any]) -> bool:
+    """A notice found against the company (BODACC « Oui »)."""
+    return source == "bodacc" and value.get("choice") == "oui"
 
 
 def _discard(storage: FileStorage, documents: Sequence[AttachedDocument]) -> None:

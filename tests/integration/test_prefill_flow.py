@@ -279,3 +279,35 @@ def test_the_global_deadline_ends_the_status_page(
     assert statuses["insee"] == "failed"
     assert "Continuer" in candidate.get("prefill").main_text
     assert redirect_path(candidate.post("prefill")) == candidate.url(IDENTITY)
+
+
+def test_files_posted_for_a_prefilled_attribute_are_not_stored(
+    app: Any, container: Container, editor: Any, market: str
+) -> None:
+    candidate = apply(app, editor, market, DEMO_SIRET)
+    confirm_identity(candidate, container)
+    form = {
+        f"{SOCIAL}.files": upload(pdf("mine"), "mine.pdf"),  # pre-filled: no input on the page
+        f"{LIQUIDATION}.files": upload(pdf("x"), "x.pdf"),  # BODACC said « Non »: not editable
+        f"{LIQUIDATION}.choice": "oui",
+    }
+    response = candidate.post_files(EXCLUSION, form)
+    assert response.status_code in (302, 303), Page(response).main_text[:1500]
+    with container.uow() as uow:
+        declared = [
+            d.attribute_key
+            for d in uow.documents.for_application(candidate.identifier)
+            if d.origin == "declared"
+        ]
+        assert declared == []
+        assert uow.answers.get(candidate.identifier, LIQUIDATION).value["choice"] == "non"
+
+
+def test_skipping_the_status_page_still_starts_the_fetch(
+    app: Any, container: Container, editor: Any, market: str
+) -> None:
+    candidate = apply(app, editor, market, DEMO_SIRET)  # the editor gave the SIRET
+    assert candidate.get(EXCLUSION).status == 200  # straight there, by its address
+    assert container.jobs.drain(JOBS_TIMEOUT)  # type: ignore[attr-defined]
+    assert status(candidate)["finished"] is True
+    assert "attestation_vigilance" in candidate.get(EXCLUSION).main_text

@@ -393,3 +393,52 @@ def test_an_unknown_buyer_keeps_no_name(world):
     sources = FakeSources({"insee": SourceReport(FetchStatus.NOT_FOUND)})
     assert prefill.lookup_buyer_name(uow(), sources, market_id) is None
     assert store.markets[market_id].buyer_name is None
+
+
+class BrokenStorage(FakeStorage):
+    """Fails on its second write (the second attribute of the URSSAF attestation)."""
+
+    def put(self, key, chunks):
+        if self.files:
+            raise OSError("disk full")
+        return super().put(key, chunks)
+
+
+def test_a_storage_failure_fails_the_source_and_leaves_no_file_behind(world):
+    store, clock, uow, app_id = world
+    sources = FakeSources({"urssaf_attestation_vigilance": URSSAF})
+    storage = BrokenStorage()
+    start(world, sources)
+    assert run(world, sources, "urssaf_attestation_vigilance", storage) == "failed"
+    assert storage.files == {}
+    assert not [d for d in store.documents.values() if d.application_identifier == app_id]
+
+
+def test_a_job_ending_past_the_deadline_stores_nothing_even_if_nobody_looked(world):
+    store, clock, uow, app_id = world
+    storage = FakeStorage()
+
+    class LateSources(FakeSources):
+        def fetch(self, source, query):
+            clock.advance(seconds=120)  # past the deadline, no page view meanwhile
+            return super().fetch(source, query)
+
+    sources = LateSources({"insee": INSEE})
+    start(world, sources, deadline=60)
+    assert run(world, sources, "insee", storage) is None
+    assert store.prefill[(app_id, "insee")].status == "failed"
+    assert (app_id, COMPANY) not in store.answers
+
+
+def test_a_bodacc_finding_replaces_the_candidates_answer_and_keeps_their_words(world):
+    store, clock, uow, app_id = world
+    sources = FakeSources({"bodacc": BODACC})
+    start(world, sources)
+    with uow() as work:
+        typed = {"choice": "non", "text": "Redressement clos en 2024."}
+        work.answers.add(Answer(app_id, LIQUIDATION, typed, clock.now()))
+        work.commit()
+    run(world, sources, "bodacc")
+    answer = store.answers[(app_id, LIQUIDATION)]
+    assert answer.origin == "prefilled" and answer.value["choice"] == "oui"
+    assert answer.value["explanation"] == "Redressement clos en 2024."

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 from passemarche.adapters.data_sources import api_entreprise_payloads as payloads
@@ -21,6 +21,7 @@ from passemarche.adapters.data_sources.http import (
     JsonAnswer,
     RefusalLog,
     SourceHttp,
+    origin_of,
 )
 from passemarche.domain.prefill import (
     API_ENTREPRISE_SOURCES,
@@ -78,9 +79,12 @@ class _Fetch:
         return self.http.get_json(url, params=params, headers=self.adapter.auth_headers)
 
     def download(self, link: DocumentLink) -> FetchedDocument | None:
-        own = self.adapter.is_own_host(link.url)
-        headers = {"Authorization": self.adapter.auth_headers["Authorization"]} if own else None
-        result = self.http.download(link.url, link.base_name, headers=headers)
+        result = self.http.download(
+            link.url,
+            link.base_name,
+            headers={"Authorization": self.adapter.auth_headers["Authorization"]},
+            trusted_origin=self.adapter.origin,
+        )
         return result.document
 
     # --- shapes shared by several sources ---------------------------------------------------
@@ -147,7 +151,7 @@ class ApiEntrepriseDataSource:
         self._token = token
         self.settings = settings or HttpSettings()
         self.refusals = refusals
-        self._origin = _origin(self.base_url)
+        self.origin = origin_of(self.base_url)
         self._handlers: dict[str, Callable[[_Fetch], SourceReport]] = {
             "insee": lambda f: f.values(INSEE, payloads.insee_values),
             "rne": lambda f: f.values(RNE, payloads.rne_values),
@@ -196,7 +200,7 @@ class ApiEntrepriseDataSource:
         return {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
 
     def is_own_host(self, url: str) -> bool:
-        return _origin(url) == self._origin
+        return origin_of(url) == self.origin
 
     def covers(self, source: str) -> bool:
         return source in self._handlers
@@ -270,12 +274,3 @@ def _cotisation_retraite(fetch: _Fetch) -> SourceReport:
 
 def _constant_lines(line: str) -> Callable[[Any], tuple[str, ...]]:
     return lambda _data: (line,)
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        port = None
-    return (parts.scheme.lower(), (parts.hostname or "").lower(), port)

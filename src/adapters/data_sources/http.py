@@ -17,13 +17,15 @@ attempt, duration); the bearer token, the query string and the bodies are never 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from passemarche.domain.prefill import FetchedDocument, FetchStatus
@@ -36,6 +38,9 @@ READ_TIMEOUT = 30.0
 MAX_RETRY_AFTER = 3.0  # seconds: a longer Retry-After is cut short (the retry is a courtesy)
 RETRY_DELAY = 1.0  # seconds before the retry when the server gave no Retry-After
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+MAX_DOWNLOAD_SECONDS = 60.0  # a server trickling bytes cannot hold a worker longer
+MAX_REDIRECTS = 3
+DOCUMENT_HOST_SUFFIX = ".api.gouv.fr"  # where API Entreprise keeps its documents
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 REFUSED_STATUSES = frozenset({401, 403})
 DOCUMENT_KINDS: dict[FileKind, str] = {
@@ -44,6 +49,39 @@ DOCUMENT_KINDS: dict[FileKind, str] = {
     FileKind.PNG: "png",
 }
 _CHUNK = 64 * 1024
+
+
+Origin = tuple[str, str, int | None]  # scheme, host, port
+
+
+def origin_of(url: str) -> Origin:
+    """Scheme, host and port (the default port of the scheme when none is written)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    return (parts.scheme.lower(), (parts.hostname or "").lower(), port)
+
+
+def document_url_refusal(url: str, trusted_origin: Origin | None) -> str | None:
+    """Why a document URL an API gave must not be fetched, or None when it may."""
+    scheme, host, port = origin_of(url)
+    if scheme not in ("http", "https") or not host:
+        return "not an http(s) URL"
+    if trusted_origin is not None and (scheme, host, port) == trusted_origin:
+        return None
+    if scheme != "https":
+        return "a document elsewhere than the API must be https"
+    if not (host == DOCUMENT_HOST_SUFFIX[1:] or host.endswith(DOCUMENT_HOST_SUFFIX)):
+        return "document host not allowed"
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, port)}
+    except OSError:
+        return "document host does not resolve"
+    if any(not ipaddress.ip_address(str(a).split("%")[0]).is_global for a in addresses):
+        return "document host resolves to a private address"
+    return None
 
 
 @dataclass(frozen=True)
@@ -55,6 +93,7 @@ class HttpSettings:
     max_retry_after: float = MAX_RETRY_AFTER
     retry_delay: float = RETRY_DELAY
     max_document_bytes: int = MAX_DOCUMENT_BYTES
+    max_download_seconds: float = MAX_DOWNLOAD_SECONDS
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -148,15 +187,42 @@ class SourceHttp:
     # --- documents --------------------------------------------------------------------------
 
     def download(
-        self, url: str, base_name: str, headers: Mapping[str, str] | None = None
+        self,
+        url: str,
+        base_name: str,
+        headers: Mapping[str, str] | None = None,
+        trusted_origin: Origin | None = None,
     ) -> Download:
-        """GETs a document and checks it: at most `max_document_bytes`, and a PDF, a JPEG or a
-        PNG by its first bytes. The file is named `base_name` plus the extension of its kind."""
-        if urlsplit(url).scheme not in ("http", "https"):
-            return Download(refusal="not an http(s) URL")
-        response, error = self._get(url, params=None, headers=headers, stream=True)
-        if response is None:
-            return Download(refusal=error)
+        """GETs a document and checks it: at most `max_document_bytes` within
+        `max_download_seconds`, and a PDF, a JPEG or a PNG by its first bytes. The file is named
+        `base_name` plus the extension of its kind.
+
+        The URL comes from the API's answer, so it is not trusted blindly (SSRF): it must be on
+        `trusted_origin` (the API's own scheme, host and port), or https on a public address of
+        an ``api.gouv.fr`` host. Redirects are followed by hand (3 at most), each hop checked the
+        same way; `headers` (the bearer token) only go to `trusted_origin`."""
+        started = time.monotonic()
+        for _hop in range(MAX_REDIRECTS + 1):
+            refusal = document_url_refusal(url, trusted_origin)
+            if refusal is not None:
+                log.warning(
+                    "document URL refused",
+                    extra={"fields": {"source": self.source, "reason": refusal}},
+                )
+                return Download(refusal=refusal)
+            own = trusted_origin is not None and origin_of(url) == trusted_origin
+            response, error = self._get(
+                url, params=None, headers=headers if own else None, stream=True
+            )
+            if response is None:
+                return Download(refusal=error)
+            if not response.is_redirect:
+                break
+            location = response.headers.get("Location", "")
+            response.close()
+            url = urljoin(url, location)
+        else:
+            return Download(refusal="too many redirects")
         with response:
             if response.status_code != 200:
                 return Download(refusal=f"HTTP {response.status_code}")
@@ -170,6 +236,8 @@ class SourceHttp:
                     content += chunk
                     if len(content) > limit:
                         return Download(refusal=f"larger than {limit} bytes")
+                    if time.monotonic() - started > self.settings.max_download_seconds:
+                        return Download(refusal="download too slow")
             except requests.RequestException as exc:
                 return Download(refusal=f"download interrupted: {type(exc).__name__}")
         kind = sniff(bytes(content[:SNIFF_BYTES]))
@@ -202,7 +270,7 @@ class SourceHttp:
                     headers=dict(headers or {}),
                     timeout=self.settings.timeout,
                     stream=stream,
-                    allow_redirects=stream,  # documents may sit behind a redirect
+                    allow_redirects=False,  # documents: followed by hand, each hop checked
                 )
             except requests.ConnectTimeout:
                 error = f"connection timed out after {self.settings.connect_timeout:g} s"

@@ -210,6 +210,10 @@ def _lots(app: CandidateApplication, key: str) -> ResponseReturnValue:
 
 
 def _category(app: CandidateApplication, key: str) -> ResponseReturnValue:
+    if app.has_prefill and not app.prefill and app.siret is not None:
+        # The status page was skipped (an address typed by hand): the sources are still asked.
+        _start_prefill(app.identifier)
+        app = _load(app.identifier)
     attributes = app.attributes_of(key)
     errors: dict[str, str] = {}
     posted: dict[str, Any] = {}
@@ -217,6 +221,8 @@ def _category(app: CandidateApplication, key: str) -> ResponseReturnValue:
         container = _container()
         form = request.form.to_dict(flat=False)
         for attribute in attributes:
+            if app.is_prefilled(attribute.key) and not app.may_explain(attribute):
+                continue  # not editable: its inputs are not on the page
             for file in request.files.getlist(f"{attribute.key}.files"):
                 if not file.filename:
                     continue
@@ -226,7 +232,11 @@ def _category(app: CandidateApplication, key: str) -> ResponseReturnValue:
                             container.uow(), container.clock, container.storage,
                             container.scanner, app.identifier, attribute.key, upload,
                         )  # fmt: skip
-                except (UploadRejected, candidate.InfectedFile) as refusal:
+                except (
+                    UploadRejected,
+                    candidate.InfectedFile,
+                    candidate.PrefilledAnswer,
+                ) as refusal:
                     errors[f"{attribute.key}.files"] = f"{file.filename} : {refusal.message}"
         app = _load(app.identifier)  # the new files count for the answers below
         values: dict[str, dict[str, Any]] = {}
@@ -240,6 +250,13 @@ def _category(app: CandidateApplication, key: str) -> ResponseReturnValue:
                 except ValidationFailed as error:
                     errors[f"{attribute.key}.explanation"] = error.messages[0]
             if app.is_prefilled(attribute.key):
+                if not app.may_explain(attribute) and _posted_for(form, attribute.key):
+                    # Fetched while the candidate was typing: the source's value stands.
+                    flash(
+                        f"« {attribute.candidate_title.strip()} » vient d’être récupéré "
+                        "automatiquement : cette valeur remplace ce que vous aviez saisi.",
+                        "info",
+                    )
                 continue  # pre-filled from a data source: not editable
             parsed = parse_answer(
                 attribute.input_type,
@@ -267,6 +284,14 @@ def _category(app: CandidateApplication, key: str) -> ResponseReturnValue:
         "candidate/category.html", app, key, attributes=attributes, errors=errors, posted=posted
     )
     return html, 422 if errors else 200
+
+
+def _posted_for(form: dict[str, list[str]], key: str) -> bool:
+    """Whether the form carried a typed value for the attribute `key`."""
+    return any(
+        (name == key or name.startswith(key + ".")) and any(v.strip() for v in values)
+        for name, values in form.items()
+    )
 
 
 def _declaration(app: CandidateApplication, key: str) -> ResponseReturnValue:
