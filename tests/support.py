@@ -1,9 +1,14 @@
-"""Test helpers that need no framework: a controllable clock and request payloads."""
+"""Test helpers that need no framework: a controllable clock, request payloads, and the
+recording doubles of the ports (job queue, mailer, file storage) several suites share."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from passemarche.services.ports import MailMessage, StoredFile
 
 VALID_SIRETS = ["13002526500013", "73282932000074", "35600000000048", "35600000009075"]
 INVALID_SIRETS = [
@@ -38,3 +43,51 @@ def market_payload(**overrides: Any) -> dict[str, Any]:
     }
     payload.update(overrides)
     return {key: value for key, value in payload.items() if value is not ...}
+
+
+class RecordingJobQueue:
+    """Records jobs instead of running them: `calls` holds (job, args, delay)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[str, ...], Any]] = []
+
+    def enqueue(self, job: str, *args: str, delay: Any = None) -> None:
+        self.calls.append((job, args, delay))
+
+    @property
+    def jobs(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The jobs without their delays."""
+        return [(job, args) for job, args, _ in self.calls]
+
+
+class RecordingMailer:
+    def __init__(self) -> None:
+        self.sent: list[MailMessage] = []
+
+    def send(self, message: MailMessage) -> None:
+        self.sent.append(message)
+
+
+class FakeStorage:
+    """File storage in a dict."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    def put(self, key: str, chunks: Any) -> StoredFile:
+        self.files[key] = b"".join(chunks)
+        stored = self.stat(key)
+        assert stored is not None
+        return stored
+
+    def stat(self, key: str) -> StoredFile | None:
+        if key not in self.files:
+            return None
+        etag = hashlib.sha256(self.files[key]).hexdigest()[:8]
+        return StoredFile(key=key, size=len(self.files[key]), etag=etag)
+
+    def open(self, key: str) -> io.BytesIO:
+        return io.BytesIO(self.files[key])
+
+    def delete(self, key: str) -> None:
+        self.files.pop(key, None)

@@ -23,6 +23,8 @@ from passemarche.services import market_configuration as configuration
 from passemarche.services import webhooks
 from passemarche.services.catalogue import catalogue_snapshot, load_catalogue
 
+from tests.support import RecordingJobQueue
+
 CATALOGUE = Path(__file__).resolve().parents[2] / "src" / "data" / "market_attributes_catalogue.csv"
 
 CATEGORY_STEPS = [
@@ -231,16 +233,6 @@ def redirect_path(response: Any) -> str:
 
 
 # --- The buyer --------------------------------------------------------------------------------
-
-
-class RecordingJobQueue:
-    """Records jobs instead of running them: nothing is ever sent."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[str, ...], Any]] = []
-
-    def enqueue(self, job: str, *args: str, delay: Any = None) -> None:
-        self.calls.append((job, args, delay))
 
 
 class FakeSender:

@@ -36,6 +36,7 @@ from tests.integration.test_buyer_pages import (
     plain,
     redirect_path,
 )
+from tests.support import RecordingMailer
 
 SIRET = "73282932000074"
 OTHER_SIRET = "35600000000048"
@@ -81,14 +82,6 @@ jobs = buyer_pages.jobs
 
 
 # --- Fakes ------------------------------------------------------------------------------------
-
-
-class RecordingMailer:
-    def __init__(self) -> None:
-        self.sent: list[MailMessage] = []
-
-    def send(self, message: MailMessage) -> None:
-        self.sent.append(message)
 
 
 # --- The candidate ----------------------------------------------------------------------------

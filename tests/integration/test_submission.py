@@ -15,15 +15,8 @@ from passemarche.services.catalogue import load_catalogue
 from pypdf import PdfReader
 
 from tests.integration.conftest import finalise_market
+from tests.support import RecordingJobQueue
 from tests.unit.test_catalogue import CATALOGUE
-
-
-class RecordingJobs:
-    def __init__(self):
-        self.calls = []
-
-    def enqueue(self, job, *args, delay=None):
-        self.calls.append((job, args, delay))
 
 
 @pytest.fixture
@@ -32,7 +25,7 @@ def world(editor, container):
     load_catalogue(
         container.uow(), container.clock, parsed.categories, parsed.subcategories, parsed.attributes
     )
-    container.jobs = RecordingJobs()
+    container.jobs = RecordingJobQueue()
     market = editor.create_market(
         lot_name=None, lots=[{"name": "Lot A"}, {"name": "Lot B"}]
     ).get_json()["identifier"]

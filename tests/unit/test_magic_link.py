@@ -16,7 +16,7 @@ from passemarche.domain.magic_link import (
 from passemarche.services.candidate_access import redeem_magic_link, request_magic_link
 
 from tests.contract.repository_contract import a_market, an_application, an_editor
-from tests.support import FixedClock
+from tests.support import FixedClock, RecordingMailer
 
 APPLICATION = "FT20260615AAAAAAAA"
 OTHER_APPLICATION = "FT20260615BBBBBBBB"
@@ -24,14 +24,6 @@ CONTACT = "Marie.Dupont@Example.fr"
 VERIFY_URL = (
     "https://passemarche.example.fr/candidate/market_applications/FT20260615AAAAAAAA/verify"
 )
-
-
-class RecordingMailer:
-    def __init__(self):
-        self.sent = []
-
-    def send(self, message):
-        self.sent.append(message)
 
 
 @pytest.fixture

@@ -9,16 +9,8 @@ from passemarche.services import editors, markets, tokens
 from passemarche.services import market_configuration as configuration
 from passemarche.services.catalogue import load_catalogue
 
-from tests.support import FixedClock, market_payload
+from tests.support import FixedClock, RecordingJobQueue, market_payload
 from tests.unit.test_catalogue import HEADER, row
-
-
-class RecordingJobQueue:
-    def __init__(self):
-        self.jobs = []
-
-    def enqueue(self, job, *args, delay=None):
-        self.jobs.append((job, args, delay))
 
 
 @pytest.fixture
@@ -62,7 +54,7 @@ def test_choices_are_kept_per_category_and_finalising_snapshots_them(world):
     assert market.webhook_status == "pending"
     (delivery,) = store.webhooks.values()
     assert delivery.event == WebhookEvent.MARKET_COMPLETED.value
-    assert jobs.jobs == [("deliver_webhook", (delivery.id,), None)]
+    assert jobs.calls == [("deliver_webhook", (delivery.id,), None)]
 
 
 def test_the_webhook_payload_follows_the_published_shape(world):

@@ -27,8 +27,7 @@ from passemarche.services import applications, editors, markets, prefill, tokens
 from passemarche.services.catalogue import load_catalogue
 from passemarche.services.ports import ScanResult, ScanVerdict
 
-from tests.support import FixedClock, market_payload
-from tests.unit.test_services import FakeStorage
+from tests.support import FakeStorage, FixedClock, RecordingJobQueue, market_payload
 
 CATALOGUE = Path(__file__).parents[2] / "src" / "data" / "market_attributes_catalogue.csv"
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
@@ -114,14 +113,6 @@ def test_manual_reasons_name_the_source_in_french():
 
 
 # --- the use cases ------------------------------------------------------------------------------
-
-
-class RecordingJobQueue:
-    def __init__(self):
-        self.jobs = []
-
-    def enqueue(self, job, *args, delay=None):
-        self.jobs.append((job, args))
 
 
 class Scanner:

@@ -22,32 +22,8 @@ from passemarche.domain.hashing import hash_secret
 from passemarche.domain.idempotency import IdempotencyRequest
 from passemarche.services import applications, editors, markets, tokens
 from passemarche.services.editors import EditorChanges
-from passemarche.services.ports import StoredFile
 
-from tests.support import FixedClock, market_payload
-
-
-class FakeStorage:
-    def __init__(self):
-        self.files = {}
-
-    def put(self, key, chunks):
-        data = b"".join(chunks)
-        self.files[key] = data
-        return self.stat(key)
-
-    def stat(self, key):
-        if key not in self.files:
-            return None
-        return StoredFile(key=key, size=len(self.files[key]), etag=hash_secret(key)[:8])
-
-    def open(self, key):
-        import io
-
-        return io.BytesIO(self.files[key])
-
-    def delete(self, key):
-        self.files.pop(key, None)
+from tests.support import FakeStorage, FixedClock, market_payload
 
 
 @pytest.fixture
