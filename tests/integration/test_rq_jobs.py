@@ -347,3 +347,83 @@ def test_no_thread_starts_before_the_first_job(recorder: Recorder) -> None:
 
     assert threading.active_count() == before
     queue.shutdown()
+
+
+@pytest.fixture
+def replicas_env(environment: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The API Entreprise and BODACC replicas (threads here), in the environment of the test's
+    container and of the worker, which must be started after this fixture."""
+    from passemarche.sandbox import create_bodacc_app, create_sandbox_app, serve_in_thread
+    from werkzeug.serving import make_server
+
+    api = make_server("127.0.0.1", 0, create_sandbox_app("sandbox-token", 2.0), threaded=True)
+    bodacc = make_server("127.0.0.1", 0, create_bodacc_app(), threaded=True)
+    serve_in_thread(api)
+    serve_in_thread(bodacc)
+    environment.update(
+        API_ENTREPRISE_BASE_URL=f"http://127.0.0.1:{api.server_port}",
+        API_ENTREPRISE_TOKEN="sandbox-token",
+        BODACC_BASE_URL=f"http://127.0.0.1:{bodacc.server_port}",
+    )
+    yield environment
+    api.shutdown()
+    bodacc.shutdown()
+
+
+@pytest.mark.redis
+def test_a_worker_prefills_an_application_one_job_per_source(
+    replicas_env: dict[str, str], container: Container, worker: WorkerProcess
+) -> None:
+    from passemarche.adapters.catalogue_csv import read_catalogue_file
+    from passemarche.domain.application import Application
+    from passemarche.domain.siret import Siret
+    from passemarche.services import prefill
+    from passemarche.services.catalogue import load_catalogue
+
+    from tests.integration.test_buyer_pages import CATALOGUE
+
+    parsed = read_catalogue_file(CATALOGUE)
+    load_catalogue(
+        container.uow(), container.clock, parsed.categories, parsed.subcategories, parsed.attributes
+    )
+    identifier = add_market(container, "http://127.0.0.1:9/unused")
+    now = container.clock.now()
+    with container.uow() as uow:
+        market = uow.markets.get(identifier)
+        market.finalise(uow.catalogue.snapshot().mandatory_keys(["services"]), now)
+        uow.applications.add(
+            Application(
+                "FT20260615PREFILL1",
+                identifier,
+                market.editor_client_id,
+                now,
+                siret=Siret("13002526500013"),
+            )
+        )
+        uow.commit()
+    assert prefill.start_prefill(
+        container.uow(),
+        container.clock,
+        container.jobs,
+        container.data_sources,
+        "FT20260615PREFILL1",
+        timedelta(seconds=60),
+    )
+    view = wait_for(
+        lambda: (
+            (
+                v := prefill.prefill_view(container.uow(), container.clock, "FT20260615PREFILL1")
+            ).finished
+            and v
+        )
+    )
+    assert {s.status for s in view.sources} == {"completed"}
+    assert len(view.sources) == 5
+    with container.uow() as uow:
+        answers = uow.answers.for_application("FT20260615PREFILL1")
+        assert {a.origin for a in answers} == {"prefilled"}
+        assert len(uow.documents.for_application("FT20260615PREFILL1")) == 3
+    worker.stop()
+    jobs = [line for line in worker.job_lines() if line["job"] == "fetch_company_data"]
+    assert sorted(line["source"] for line in jobs) == sorted(s.source for s in view.sources)
+    assert "sandbox-token" not in worker.log_path.read_text()
