@@ -257,6 +257,9 @@ def test_a_bodacc_finding_is_answered_and_the_candidate_may_explain_it(
     assert response.status_code in (302, 303), Page(response).main_text[:1500]
     again = candidate.get(EXCLUSION)
     assert "Plan de redressement adopté" in again.html
+    summary = candidate.get("summary").main_text
+    assert "Explication du candidat : Plan de redressement adopté le 2 mars 2026." in summary
+    assert "Source : BODACC — annonces de procédures collectives" in summary
     assert "jugement.pdf" in again.main_text
     with container.uow() as uow:
         answer = uow.answers.get(candidate.identifier, LIQUIDATION)
