@@ -139,8 +139,10 @@ def editor_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def editor_update(name: str, as_json: bool, defense: bool | None, **changes: Any) -> None:
     try:
+        container = _container()
         summary = editor_service.update_editor(
-            _container().uow(),
+            container.uow(),
+            container.clock,
             name,
             editor_service.EditorChanges(can_create_defense_markets=defense, **changes),
         )

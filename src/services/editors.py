@@ -105,7 +105,11 @@ def list_editors(uow: AbstractUnitOfWork) -> list[EditorSummary]:
         return [_summary(editor) for editor in uow.editors.list()]
 
 
-def update_editor(uow: AbstractUnitOfWork, name: str, changes: EditorChanges) -> EditorSummary:
+def update_editor(
+    uow: AbstractUnitOfWork, clock: Clock, name: str, changes: EditorChanges
+) -> EditorSummary:
+    """Change an editor's settings. Switching it off (not active, or not authorized) revokes its
+    tokens: switching it on again later does not revive them (a new token must be asked for)."""
     errors = Messages()
     values = {}
     for change in fields(changes):
@@ -121,6 +125,10 @@ def update_editor(uow: AbstractUnitOfWork, name: str, changes: EditorChanges) ->
         editor = _by_name(uow, name)
         for key, value in values.items():
             setattr(editor, key, value)
+        if changes.active is False or changes.authorized is False:
+            now = clock.now()
+            for token in uow.tokens.usable_for(editor.client_id, now):
+                token.revoke(now)
         uow.commit()
         return _summary(editor)
 

@@ -49,7 +49,7 @@ def test_an_unknown_client_or_a_wrong_secret_is_401_client_authentication_failed
 
 @pytest.mark.parametrize("change", [EditorChanges(active=False), EditorChanges(authorized=False)])
 def test_an_editor_switched_off_gets_401_not_authorized_or_active(editor, container, change):
-    editors.update_editor(container.uow(), editor.name, change)
+    editors.update_editor(container.uow(), container.clock, editor.name, change)
     response = editor.request_token()
     assert response.status_code == 401
     assert response.get_json() == {
@@ -59,7 +59,9 @@ def test_an_editor_switched_off_gets_401_not_authorized_or_active(editor, contai
 
 
 def test_a_switched_off_editor_with_a_wrong_secret_learns_nothing_more(editor, container, client):
-    editors.update_editor(container.uow(), editor.name, EditorChanges(active=False))
+    editors.update_editor(
+        container.uow(), container.clock, editor.name, EditorChanges(active=False)
+    )
     response = client.post(
         "/oauth/token",
         data={

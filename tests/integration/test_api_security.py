@@ -42,7 +42,7 @@ def test_another_editor_gets_404_on_everything_of_alices(alice_world, make_edito
 @pytest.mark.parametrize("change", [EditorChanges(active=False), EditorChanges(authorized=False)])
 def test_a_deactivated_editors_token_stops_working_at_once(editor, container, change):
     assert editor.get("/api/v1/public_markets/VR-2026-AAAAAAAAAAAA").status_code == 404
-    editors.update_editor(container.uow(), editor.name, change)
+    editors.update_editor(container.uow(), container.clock, editor.name, change)
     response = editor.get("/api/v1/public_markets/VR-2026-AAAAAAAAAAAA")
     assert (response.status_code, response.get_json()) == (401, {"error": "Not authorized"})
     assert response.headers["WWW-Authenticate"].startswith("Bearer")

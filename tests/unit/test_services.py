@@ -109,7 +109,22 @@ class TestEditorsAndTokens:
     def test_switching_an_editor_off_cuts_its_tokens_at_once(self, uow, clock, change):
         credentials = new_editor(uow, clock)
         principal_for(uow, clock, credentials)
-        editors.update_editor(uow, credentials.name, change)
+        editors.update_editor(uow, clock, credentials.name, change)
+        with pytest.raises(NotAuthenticated):
+            tokens.authenticate(uow, clock, "token-Plateforme A")
+
+    @pytest.mark.parametrize(
+        ("off", "on"),
+        [
+            (EditorChanges(active=False), EditorChanges(active=True)),
+            (EditorChanges(authorized=False), EditorChanges(authorized=True)),
+        ],
+    )
+    def test_switching_an_editor_on_again_does_not_revive_its_old_tokens(self, uow, clock, off, on):
+        credentials = new_editor(uow, clock)
+        principal_for(uow, clock, credentials)
+        editors.update_editor(uow, clock, credentials.name, off)
+        editors.update_editor(uow, clock, credentials.name, on)
         with pytest.raises(NotAuthenticated):
             tokens.authenticate(uow, clock, "token-Plateforme A")
 
