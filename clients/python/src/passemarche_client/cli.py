@@ -1,8 +1,10 @@
 """`passemarche-client`: the API from a shell. Settings come from flags or the environment:
 PASSEMARCHE_BASE_URL, PASSEMARCHE_CLIENT_ID, PASSEMARCHE_CLIENT_SECRET (the API) and
 PASSEMARCHE_WEBHOOK_SECRET (verify-webhook). Results are JSON on stdout; `-v` logs every call as
-JSON lines on stderr. Exit status: 0 success, 1 refused by the API / invalid webhook, 2 usage,
-3 network failure."""
+JSON lines on stderr. Exit status: 0 success, 1 refused by the API / invalid webhook, 2 usage
+(a missing or malformed setting, a file that cannot be read or written), 3 network failure or an
+answer that is not the API's (a redirect, a body that is not its JSON). Failures other than the
+API's refusals are one line on stderr."""
 
 from __future__ import annotations
 
@@ -15,9 +17,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import requests
 
 from passemarche_client.client import PasseMarcheClient
-from passemarche_client.errors import ApiError, TransportError
+from passemarche_client.errors import ApiError, ProtocolError, TransportError
 from passemarche_client.logging import json_logs
 from passemarche_client.webhooks import WebhookVerificationError, verify_webhook
 
@@ -97,7 +102,12 @@ def _verify(args: argparse.Namespace) -> int:
     for line in args.headers:
         name, _, value = line.partition(":")
         headers[name.strip()] = value.strip()
-    body = sys.stdin.buffer.read() if args.body == "-" else Path(args.body).read_bytes()
+    try:
+        body = sys.stdin.buffer.read() if args.body == "-" else Path(args.body).read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        print(f"verify-webhook: cannot read --body {args.body}: {reason}", file=sys.stderr)
+        return 2
     try:
         event = verify_webhook(
             args.secret,
@@ -111,6 +121,13 @@ def _verify(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps({"valid": True, "event": event.event, "webhook_id": event.webhook_id}))
     return 0
+
+
+def _base_url_problem(base_url: str) -> str | None:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"the base URL must start with https:// (or http://) and name a host: {base_url!r}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,6 +145,10 @@ def _run(args: argparse.Namespace) -> int:
     if missing:
         names = ", ".join("PASSEMARCHE_" + n.upper() for n in missing)
         print(f"passemarche-client: missing settings: {names}", file=sys.stderr)
+        return 2
+    problem = _base_url_problem(args.base_url)
+    if problem:
+        print(f"passemarche-client: {problem}", file=sys.stderr)
         return 2
     client = PasseMarcheClient(args.base_url, args.client_id, args.client_secret, scope=args.scope)
     try:
@@ -178,9 +199,19 @@ def _run(args: argparse.Namespace) -> int:
     except ApiError as error:
         _print({"status": error.status, "error": error.error, "errors": error.errors})
         return 1
-    except TransportError as error:
+    except (TransportError, ProtocolError) as error:
         print(f"passemarche-client: {error}", file=sys.stderr)
         return 3
+    except requests.RequestException as error:
+        print(f"passemarche-client: {type(error).__name__}: {error}", file=sys.stderr)
+        return 3
+    except OSError as error:
+        where = f" {error.filename}" if error.filename else ""
+        print(f"passemarche-client:{where}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"passemarche-client: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
 
@@ -35,6 +37,7 @@ from passemarche_client.auth import TokenCache
 from passemarche_client.errors import (
     ApiError,
     NotFound,
+    ProtocolError,
     TransportError,
     error_for,
 )
@@ -48,7 +51,12 @@ from passemarche_client.models import (
     Market,
     Token,
 )
-from passemarche_client.retry import RetryPolicy, is_retryable_status, retry_after_seconds
+from passemarche_client.retry import (
+    RETRY_AFTER_STATUSES,
+    RetryPolicy,
+    is_retryable_status,
+    retry_after_seconds,
+)
 
 DEFAULT_TIMEOUT = 30.0  # the reference's recommendation for every call…
 DOWNLOAD_TIMEOUT = 300.0  # …and for downloads
@@ -59,6 +67,10 @@ NETWORK_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
 )
 _FILENAME = re.compile(r'filename="?([^";]+)"?')
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
+OK = (200,)
+CREATED = (201, 200)  # 200: an idempotent replay may be answered so
+T = TypeVar("T")
 
 
 class PasseMarcheClient:
@@ -120,16 +132,20 @@ class PasseMarcheClient:
                 "scope": self.scope,
             },
             authenticated=False,
+            expected=OK,
         )
-        body = response.json()
-        expires_in = int(body.get("expires_in", 0))
-        return Token(
-            access_token=body["access_token"],
-            token_type=body.get("token_type", "Bearer"),
-            expires_in=expires_in,
-            scope=body.get("scope", self.scope),
-            expires_at=time.monotonic() + expires_in,
-        )
+
+        def token(body: dict[str, Any]) -> Token:
+            expires_in = int(body.get("expires_in", 0))
+            return Token(
+                access_token=str(body["access_token"]),
+                token_type=body.get("token_type", "Bearer"),
+                expires_in=expires_in,
+                scope=body.get("scope", self.scope),
+                expires_at=time.monotonic() + expires_in,
+            )
+
+        return _parse(response, "POST /oauth/token", token)
 
     # --- Markets -------------------------------------------------------------------------
 
@@ -167,17 +183,23 @@ class PasseMarcheClient:
             "/api/v1/public_markets",
             json={"public_market": fields},
             idempotency_key=idempotency_key or str(uuid.uuid4()),
+            expected=CREATED,
         )
-        body = response.json()
-        return CreatedMarket(
-            identifier=body["identifier"],
-            configuration_url=body["configuration_url"],
-            replayed=response.headers.get("Idempotent-Replayed", "").lower() == "true",
+        replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
+        return _parse(
+            response,
+            "POST /api/v1/public_markets",
+            lambda body: CreatedMarket(
+                identifier=str(body["identifier"]),
+                configuration_url=str(body["configuration_url"]),
+                replayed=replayed,
+            ),
         )
 
     def get_market(self, identifier: str) -> Market:
         """`GET /api/v1/public_markets/{identifier}`."""
-        return Market.from_json(self._send("GET", f"/api/v1/public_markets/{identifier}").json())
+        path = f"/api/v1/public_markets/{_segment(identifier)}"
+        return _parse(self._send("GET", path, expected=OK), f"GET {path}", Market.from_json)
 
     # --- Applications --------------------------------------------------------------------
 
@@ -196,23 +218,29 @@ class PasseMarcheClient:
             fields["siret"] = siret
         if provider_user_id is not None:
             fields["provider_user_id"] = provider_user_id
+        path = f"/api/v1/public_markets/{_segment(market_identifier)}/market_applications"
         response = self._send(
             "POST",
-            f"/api/v1/public_markets/{market_identifier}/market_applications",
+            path,
             json={"market_application": fields},
             idempotency_key=idempotency_key or str(uuid.uuid4()),
+            expected=CREATED,
         )
-        body = response.json()
-        return CreatedApplication(
-            identifier=body["identifier"],
-            application_url=body["application_url"],
-            replayed=response.headers.get("Idempotent-Replayed", "").lower() == "true",
+        replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
+        return _parse(
+            response,
+            f"POST {path}",
+            lambda body: CreatedApplication(
+                identifier=str(body["identifier"]),
+                application_url=str(body["application_url"]),
+                replayed=replayed,
+            ),
         )
 
     def get_application(self, identifier: str) -> Application:
         """`GET /api/v1/market_applications/{identifier}`."""
-        response = self._send("GET", f"/api/v1/market_applications/{identifier}")
-        return Application.from_json(response.json())
+        path = f"/api/v1/market_applications/{_segment(identifier)}"
+        return _parse(self._send("GET", path, expected=OK), f"GET {path}", Application.from_json)
 
     # --- Downloads -----------------------------------------------------------------------
 
@@ -222,9 +250,9 @@ class PasseMarcheClient:
         """The attestation PDF, streamed to `destination` (a file, or a folder where the
         server's file name is used). `wait` seconds: keep asking while it is being generated."""
         return self._download(
-            f"/api/v1/market_applications/{identifier}/attestation",
+            f"/api/v1/market_applications/{_segment(identifier)}/attestation",
             _folder_or_file(destination),
-            f"attestation_{identifier}.pdf",
+            f"attestation_{_safe_name(identifier)}.pdf",
             wait,
         )
 
@@ -233,9 +261,9 @@ class PasseMarcheClient:
     ) -> Download:
         """The documents ZIP, streamed to `destination` (see `download_attestation`)."""
         return self._download(
-            f"/api/v1/market_applications/{identifier}/documents_package",
+            f"/api/v1/market_applications/{_segment(identifier)}/documents_package",
             _folder_or_file(destination),
-            f"documents_package_{identifier}.zip",
+            f"documents_package_{_safe_name(identifier)}.zip",
             wait,
         )
 
@@ -248,6 +276,7 @@ class PasseMarcheClient:
                     path,
                     timeout=self.download_timeout,
                     sink=lambda response: _save(response, destination, default_name),
+                    expected=OK,
                 )
             except NotFound as error:
                 # "Attestation not available" comes with Retry-After: generation is under way.
@@ -268,10 +297,12 @@ class PasseMarcheClient:
         idempotency_key: str | None = None,
         timeout: float | None = None,
         sink: Callable[[requests.Response], Any] | None = None,
+        expected: tuple[int, ...] = OK,
     ) -> Any:
-        """Sends one call with its retries. Returns the response, or what `sink` made of a
-        200 (the response is then streamed, and a network error while reading it is retried
-        like any other)."""
+        """Sends one call with its retries. Returns the response, or what `sink` made of it
+        (the response is then streamed, and a network error while reading it is retried like
+        any other), when its status is one of `expected`. Another status below 400 (a redirect,
+        a 204…) raises `ProtocolError`; 4xx and 5xx raise the typed `ApiError`."""
         url = self.base_url + path
         renewed = False
         attempt = 0
@@ -297,7 +328,9 @@ class PasseMarcheClient:
                     allow_redirects=False,
                 )
                 result = (
-                    sink(response) if sink is not None and response.status_code == 200 else None
+                    sink(response)
+                    if sink is not None and response.status_code in expected
+                    else None
                 )
             except NETWORK_ERRORS as error:
                 delay = self.retry.delay_before_retry(attempt)
@@ -318,11 +351,29 @@ class PasseMarcheClient:
                 continue
             status = response.status_code
             request_id = response.headers.get("X-Request-Id")
-            if status < 400:
+            if status in expected:
                 log_call(
                     method, path, status, attempt, time.monotonic() - started, request_id=request_id
                 )
                 return result if sink is not None else response
+            if status < 400:
+                response.close()
+                log_call(
+                    method,
+                    path,
+                    status,
+                    attempt,
+                    time.monotonic() - started,
+                    request_id=request_id,
+                    error="unexpected status",
+                )
+                location = response.headers.get("Location", "").split("?", 1)[0]
+                raise ProtocolError(
+                    f"{method} {path}: unexpected HTTP {status}"
+                    + (f" (redirect to {location}: check the base URL)" if location else ""),
+                    status=status,
+                    request_id=request_id,
+                )
             body = _json_or_none(response)
             response.close()
             if status == 401 and token is not None and not renewed:
@@ -342,7 +393,9 @@ class PasseMarcheClient:
                 continue
             retry_after = retry_after_seconds(response.headers, body)
             delay = (
-                self.retry.delay_before_retry(attempt, retry_after if status == 429 else None)
+                self.retry.delay_before_retry(
+                    attempt, retry_after if status in RETRY_AFTER_STATUSES else None
+                )
                 if is_retryable_status(status)
                 else None
             )
@@ -383,6 +436,46 @@ def _folder_or_file(destination: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _segment(identifier: str) -> str:
+    """An identifier as one path segment: `/`, `?`, `#`, `..` cannot reach another endpoint."""
+    return quote(str(identifier), safe="")
+
+
+def _safe_name(identifier: str) -> str:
+    """An identifier usable in a default file name (never a path)."""
+    return _UNSAFE_IN_NAME.sub("_", str(identifier))
+
+
+def _parse(response: requests.Response, call: str, build: Callable[[dict[str, Any]], T]) -> T:
+    """`build` applied to the JSON object of a success; `ProtocolError` when the body is not
+    JSON, not an object, or lacks what `build` needs."""
+    request_id = response.headers.get("X-Request-Id")
+    try:
+        body = response.json()
+    except ValueError:
+        raise ProtocolError(
+            f"{call}: HTTP {response.status_code} with a body that is not JSON "
+            f"({response.headers.get('Content-Type') or 'no Content-Type'})",
+            status=response.status_code,
+            request_id=request_id,
+        ) from None
+    if not isinstance(body, dict):
+        raise ProtocolError(
+            f"{call}: HTTP {response.status_code} with JSON that is not an object",
+            status=response.status_code,
+            request_id=request_id,
+        )
+    try:
+        return build(body)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ProtocolError(
+            f"{call}: HTTP {response.status_code} with an unexpected body "
+            f"({type(error).__name__}: {error})",
+            status=response.status_code,
+            request_id=request_id,
+        ) from None
+
+
 def _json_or_none(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -396,12 +489,19 @@ def _save(response: requests.Response, destination: Path, default_name: str) -> 
     disposition = response.headers.get("Content-Disposition", "")
     match = _FILENAME.search(disposition)
     filename = os.path.basename(match.group(1)) if match else None
+    if filename in ("", ".", ".."):
+        filename = None
     target = destination / (filename or default_name) if destination.is_dir() else destination
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
+    # A name of its own in the target's folder (same file system, so the rename is atomic):
+    # never a file another download, or anything else, is using.
+    handle, partial_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".part", dir=target.parent
+    )
+    partial = Path(partial_name)
     size = 0
     try:
-        with open(partial, "wb") as out:
+        with os.fdopen(handle, "wb") as out:
             for chunk in response.iter_content(CHUNK_SIZE):
                 out.write(chunk)
                 size += len(chunk)
@@ -421,4 +521,4 @@ def _save(response: requests.Response, destination: Path, default_name: str) -> 
     )
 
 
-__all__ = ["ApiError", "PasseMarcheClient"]
+__all__ = ["ApiError", "PasseMarcheClient", "ProtocolError"]

@@ -16,6 +16,19 @@ class TransportError(PasseMarcheError):
     """The API could not be reached or the connection broke, after every retry."""
 
 
+class ProtocolError(PasseMarcheError):
+    """The answer is not one the API gives: an unexpected status (a redirect, say: the base URL
+    is wrong, or a proxy stands in between) or a success body that is not the expected JSON.
+    `status` is the HTTP status (None when the connection itself went wrong)."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, request_id: str | None = None
+    ) -> None:
+        self.status = status
+        self.request_id = request_id
+        super().__init__(message)
+
+
 class ApiError(PasseMarcheError):
     """The API answered with an error status. Subclasses name the statuses a client handles."""
 

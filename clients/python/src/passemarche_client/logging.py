@@ -13,6 +13,9 @@ from typing import Any, TextIO
 
 LOGGER_NAME = "passemarche_client"
 logger = logging.getLogger(LOGGER_NAME)
+# A library does not print: without this, an application that configured no logging would get
+# the warnings on stderr through Python's last-resort handler.
+logger.addHandler(logging.NullHandler())
 
 
 def log_call(

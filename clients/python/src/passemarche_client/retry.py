@@ -1,19 +1,29 @@
 """When to try a call again, and how long to wait first.
 
-Retried: 429 (after at least its `Retry-After`, header or body), 408, every 5xx and network
-errors. Never retried: 400, 401, 403, 404, 422 (the same request would get the same answer).
-Waits grow exponentially with random jitter so that many clients do not retry in step."""
+Retried: 429 and 503 (after at least their `Retry-After`: the header, in seconds or as an HTTP
+date, else the 429 body's `retry_after`), 408, the other 5xx except 501 and 505, and network
+errors. Never retried: 400, 401, 403, 404, 422, 501, 505 (the same request would get the same
+answer). Waits grow exponentially with random jitter so that many clients do not retry in step."""
 
 from __future__ import annotations
 
+import email.utils
 import random
+import time
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 RETRYABLE_STATUSES = frozenset({408, 429})
+# Server errors that are not transient: the server does not support the request at all.
+PERMANENT_SERVER_ERRORS = frozenset({501, 505})
+# Statuses whose `Retry-After` is waited for (capped by `RetryPolicy.max_retry_after`).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
 def is_retryable_status(status: int) -> bool:
+    if status in PERMANENT_SERVER_ERRORS:
+        return False
     return status in RETRYABLE_STATUSES or status >= 500
 
 
@@ -46,14 +56,25 @@ class RetryPolicy:
         return retry_after + self.backoff(1) * self.rng.random()
 
 
-def retry_after_seconds(headers: Any, body: Any) -> float | None:
-    """`Retry-After` in seconds (the header, else the 429 body's `retry_after`)."""
+def retry_after_seconds(headers: Any, body: Any, now: float | None = None) -> float | None:
+    """`Retry-After` in seconds: the header (seconds, or an HTTP date compared with `now`, Unix
+    seconds, default the clock), else the 429 body's `retry_after`."""
     raw = headers.get("Retry-After") if headers is not None else None
     if raw is not None:
+        text = str(raw).strip()
         try:
-            return max(0.0, float(raw))
+            return max(0.0, float(text))
         except ValueError:
-            pass  # an HTTP date: fall back to the body
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            when = None  # neither form: fall back to the body
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            current = time.time() if now is None else now
+            return max(0.0, when.timestamp() - current)
     if isinstance(body, dict) and isinstance(body.get("retry_after"), int | float):
         return max(0.0, float(body["retry_after"]))
     return None

@@ -36,10 +36,10 @@ from passemarche_client.webhooks import (
 
 @dataclass(frozen=True)
 class EditorSettings:
-    webhook_secret: str
+    webhook_secret: str = field(repr=False)
     base_url: str | None = None  # the Passe Marché service, for the API calls
     client_id: str | None = None
-    client_secret: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
     name: str = "Éditeur bac à sable"
 
     @property
