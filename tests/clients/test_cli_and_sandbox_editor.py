@@ -109,3 +109,28 @@ def test_the_sandbox_editor_lists_verified_and_refused_webhooks():
     assert [(w["webhook_id"], w["verified"]) for w in listed] == [("m1", True), ("m2", False)]
     page = browser.get("/").get_data(as_text=True)
     assert "VR-2030-ABCDEFGHIJKL" in page and "refusée" in page and "vérifiée" in page
+
+
+def test_the_sandbox_editor_processes_the_retry_of_a_webhook_it_failed_to_store(monkeypatch):
+    app = create_app(EditorSettings(webhook_secret="s"))
+    state = app.extensions["sandbox_editor"]
+    browser = app.test_client()
+    body = b'{"event": "market.completed", "market": {"identifier": "VR-2030-ABCDEFGHIJKL"}}'
+    stored = state.record
+
+    def failing_once(webhook):
+        monkeypatch.setattr(state, "record", stored)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(state, "record", failing_once)
+    assert (
+        browser.post("/webhooks", data=body, headers=sign_webhook("s", body, "m1")).status_code
+        == 500
+    )
+    # The service retries the same webhook-id: processed this time, then a duplicate.
+    retried = browser.post("/webhooks", data=body, headers=sign_webhook("s", body, "m1"))
+    assert retried.json == {"status": "received"}
+    again = browser.post("/webhooks", data=body, headers=sign_webhook("s", body, "m1"))
+    assert again.json == {"status": "duplicate"}
+    listed = browser.get("/api/webhooks").json["webhooks"]
+    assert [(w["webhook_id"], w["verified"]) for w in listed] == [("m1", True)]

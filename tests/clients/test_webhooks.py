@@ -66,20 +66,51 @@ def test_a_timestamp_outside_the_replay_window_is_rejected(offset):
     assert verify_webhook(SECRET, signed(), BODY, now=NOW + offset, tolerance=400)
 
 
-def test_a_replayed_id_is_rejected_by_the_guard():
+def test_an_id_marked_processed_is_rejected_by_the_guard():
     guard = ReplayGuard()
-    verify_webhook(SECRET, signed(), BODY, now=NOW, replay_guard=guard)
+    event = verify_webhook(SECRET, signed(), BODY, now=NOW, replay_guard=guard)
+    guard.mark_processed(event.webhook_id, now=NOW)
     with pytest.raises(ReplayedWebhook):
         verify_webhook(SECRET, signed(), BODY, now=NOW + 10, replay_guard=guard)
     # Another delivery (another id) of the same kind of event is fine.
     verify_webhook(SECRET, signed(webhook_id="msg_2"), BODY, now=NOW, replay_guard=guard)
 
 
-def test_the_guard_forgets_ids_older_than_its_window():
-    guard = ReplayGuard(ttl=600)
-    assert guard.remember("msg_1", now=NOW)
-    assert not guard.remember("msg_1", now=NOW + 599)
-    assert guard.remember("msg_1", now=NOW + 1300)
+def test_verifying_does_not_mark_an_id_so_a_failed_processing_is_retried():
+    guard = ReplayGuard()
+    verify_webhook(SECRET, signed(), BODY, now=NOW, replay_guard=guard)
+    # The integrator's processing failed (no mark_processed): the service's retry is processed.
+    event = verify_webhook(
+        SECRET, signed(timestamp=NOW + 30), BODY, now=NOW + 30, replay_guard=guard
+    )
+    assert event.webhook_id == "msg_1"
+    assert not guard.was_processed("msg_1", now=NOW + 30)
+
+
+def test_the_default_retention_outlives_the_service_retry_schedule():
+    from passemarche.domain.webhook import DEFAULT_RETRY_DELAYS, RetrySchedule
+
+    latest_retry = sum(DEFAULT_RETRY_DELAYS) * (1 + RetrySchedule().jitter)  # ≈ 26 h
+    guard = ReplayGuard()
+    assert guard.retention > latest_retry
+    guard.mark_processed("msg_1", now=NOW)
+    with pytest.raises(ReplayedWebhook):
+        verify_webhook(
+            SECRET,
+            signed(timestamp=NOW + int(latest_retry)),
+            BODY,
+            now=NOW + latest_retry,
+            replay_guard=guard,
+        )
+
+
+def test_the_guard_forgets_ids_older_than_its_retention():
+    guard = ReplayGuard(retention=600)
+    guard.mark_processed("msg_1", now=NOW)
+    assert guard.was_processed("msg_1", now=NOW + 599)
+    assert not guard.was_processed("msg_1", now=NOW + 601)
+    with pytest.raises(ValueError):
+        ReplayGuard(retention=0)
 
 
 def test_one_of_several_signatures_may_match_during_a_secret_rotation():

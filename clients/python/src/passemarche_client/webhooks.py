@@ -9,11 +9,18 @@ Every webhook carries two HMAC-SHA256 signatures keyed by the UTF-8 bytes of the
   signatures may be listed during a secret rotation).
 
 `verify_webhook` checks every signature present (one that does not match is tampering), refuses
-a timestamp outside the replay window, and with a `ReplayGuard` refuses an id seen before.
-The legacy header alone signs no timestamp, so it cannot be held to a replay window: it is
-refused unless `allow_legacy_only=True`.
+a timestamp outside the replay window, and with a `ReplayGuard` refuses an id already processed.
+Verifying records nothing: call `guard.mark_processed(event.webhook_id)` once the event is
+processed (stored, acted upon), so that a webhook whose processing failed is processed again
+when the service retries it. The legacy header alone signs no timestamp, so it cannot be held to
+a replay window: it is refused unless `allow_legacy_only=True`.
 
     event = verify_webhook(SECRET, request.headers, request.get_data(), replay_guard=guard)
+    process(event)
+    guard.mark_processed(event.webhook_id)
+
+In production, deduplicate in your database instead (a unique `webhook-id` column written in
+the same transaction as the processing): an in-memory guard is per process and forgets on restart.
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ from passemarche_client.models import WebhookEvent
 
 LEGACY_HEADER = "X-Webhook-Signature-SHA256"
 DEFAULT_TOLERANCE = 300  # seconds, as Standard Webhooks recommends
+# The service retries a webhook for about 22 h (26 h with its jitter) with the same webhook-id:
+# a processed id is remembered longer than that, so that a late retry is not processed twice.
+DEFAULT_RETENTION = 3 * 24 * 3600.0
 
 
 class WebhookVerificationError(PasseMarcheError):
@@ -47,24 +57,34 @@ class ReplayedWebhook(WebhookVerificationError):
 
 
 class ReplayGuard:
-    """Remembers the `webhook-id`s seen within the replay window (in memory, per process; use
-    your database in production so that every worker shares them)."""
+    """Remembers the `webhook-id`s of the webhooks processed, for `retention` seconds (default
+    3 days, longer than the service's retries). In memory, per process: in production keep the
+    ids in your database, so that every worker shares them and a restart forgets none."""
 
-    def __init__(self, ttl: float = 2 * DEFAULT_TOLERANCE) -> None:
-        self.ttl = ttl
-        self._seen: dict[str, float] = {}
+    def __init__(self, retention: float = DEFAULT_RETENTION) -> None:
+        if retention <= 0:
+            raise ValueError("retention must be positive")
+        self.retention = retention
+        self._processed: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def remember(self, webhook_id: str, now: float | None = None) -> bool:
-        """True the first time an id is seen, False afterwards."""
+    def _forget_old(self, now: float) -> None:
+        for key in [k for k, at in self._processed.items() if now - at > self.retention]:
+            del self._processed[key]
+
+    def was_processed(self, webhook_id: str, now: float | None = None) -> bool:
+        """True when `mark_processed(webhook_id)` was called within the retention."""
         now = time.time() if now is None else now
         with self._lock:
-            for key in [k for k, at in self._seen.items() if now - at > self.ttl]:
-                del self._seen[key]
-            if webhook_id in self._seen:
-                return False
-            self._seen[webhook_id] = now
-            return True
+            self._forget_old(now)
+            return webhook_id in self._processed
+
+    def mark_processed(self, webhook_id: str, now: float | None = None) -> None:
+        """Call once the event is processed: its later deliveries are then `ReplayedWebhook`."""
+        now = time.time() if now is None else now
+        with self._lock:
+            self._forget_old(now)
+            self._processed[webhook_id] = now
 
 
 def _hmac(secret: str, message: bytes) -> bytes:
@@ -107,8 +127,9 @@ def verify_webhook(
     replay_guard: ReplayGuard | None = None,
     allow_legacy_only: bool = False,
 ) -> WebhookEvent:
-    """The verified event, or `WebhookVerificationError` (`ReplayedWebhook` for an id already
-    seen). `body` must be the exact bytes received, before any JSON decoding."""
+    """The verified event, or `WebhookVerificationError` (`ReplayedWebhook` for an id the guard
+    was told is processed). `body` must be the exact bytes received, before any JSON decoding.
+    Nothing is recorded: call `replay_guard.mark_processed(event.webhook_id)` after processing."""
     if not secret:
         raise WebhookVerificationError("no webhook secret configured")
     legacy = _header(headers, LEGACY_HEADER)
@@ -153,8 +174,8 @@ def verify_webhook(
     if not isinstance(payload, dict):
         raise WebhookVerificationError("the body is not a JSON object")
     if replay_guard is not None and webhook_id is not None:
-        if not replay_guard.remember(webhook_id, now):
-            raise ReplayedWebhook(f"webhook {webhook_id} already received")
+        if replay_guard.was_processed(webhook_id, now):
+            raise ReplayedWebhook(f"webhook {webhook_id} already processed")
     return WebhookEvent(
         event=str(payload.get("event", "")),
         webhook_id=webhook_id,

@@ -1,7 +1,8 @@
 """The sandbox editor: a tiny procurement platform for demos and tests.
 
 It receives Passe Marché's webhooks on `POST /webhooks` and verifies them with this package's
-helper (a genuine one is answered 200 and listed; a replay is answered 200 and not listed again;
+helper (a genuine one is answered 200 and listed, its id marked processed once stored; a replay
+of a processed one is answered 200 and not listed again;
 a forged or stale one is answered 401 and listed as refused), lists them on `/` (and as JSON on
 `/api/webhooks`), and — when API credentials are configured — creates markets and applications
 through the client, with links to continue the buyer's and the candidate's pages and to download
@@ -134,6 +135,9 @@ def create_app(settings: EditorSettings) -> Flask:
         state.record(
             ReceivedWebhook(_now(), True, event.event, event.webhook_id, None, event.payload)
         )
+        # Only now that it is stored: had storing failed (a 500), the retry would be processed.
+        if event.webhook_id is not None:
+            guard.mark_processed(event.webhook_id)
         return jsonify(status="received"), 200
 
     @app.get("/api/webhooks")
