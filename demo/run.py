@@ -9,32 +9,37 @@ pages with an upload → `market_application.completed` → attestation and pack
 subprocess is stopped on the way out (Ctrl-C included).
 
 Ports: DEMO_PORT (service), DEMO_EDITOR_PORT, DEMO_API_ENTREPRISE_PORT, DEMO_BODACC_PORT; free
-ports by default. DEMO_KEEP=1 leaves everything running at the end (the sandbox editor's page
-then lists the webhooks and links to the documents) until Ctrl-C.
+ports by default (a port already in use stops the demo before anything starts). DEMO_KEEP=1
+leaves everything running at the end (the sandbox editor's page then lists the webhooks and
+links to the documents) until Ctrl-C. The children get only PATH, HOME, LANG, LC_ALL and TMPDIR
+of the shell's environment, plus the demo's own settings. Ctrl-C, SIGTERM and SIGHUP (the
+terminal closed) stop every child.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+from passemarche.sandbox.bodacc import RECORDS_PATH as BODACC_RECORDS_PATH
 from passemarche_client import PasseMarcheClient
 from passemarche_client.errors import PasseMarcheError
 from passemarche_client.models import Download
 
 from demo.pages import DEMO_SIRET, PageFlowError, apply_to_market, configure_market
-from demo.processes import Process, free_port
+from demo.processes import Process, free_port, json_ok, port_is_free, service_is_up
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -43,22 +48,11 @@ OUTPUT_DIR = ROOT / "demo-output"
 BUYER_SIRET = "13002526500013"
 WEBHOOK_TIMEOUT = 60.0
 DOCUMENTS_TIMEOUT = 120.0
-# Variables of the developer's shell that would point the demo at their own data or services.
-SCRUBBED = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SECRET_KEY",
-    "VAR_DIR",
-    "STORAGE_DIR",
-    "STORAGE_URL",
-    "PUBLIC_BASE_URL",
-    "OUTBOX_DIR",
-    "UPLOAD_TMP_DIR",
-    "SMTP_URL",
-    "CLAMD_URL",
-    "GUNICORN_CMD_ARGS",
-    "PASSEMARCHE_ENV",
-)
+# The only variables of the developer's shell the children get: anything else (their database,
+# their services, their secrets, Python start-up hooks) stays out of the demo.
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+SANDBOX_TOKEN = "sandbox-token"  # noqa: S105  (the replica's token, given to both sides)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 T = TypeVar("T")
 
 
@@ -109,6 +103,72 @@ def _port(name: str) -> int:
     return int(value) if value else free_port()
 
 
+def demo_env(
+    shell: Mapping[str, str], var_dir: Path, base_url: str, api_port: int, bodacc_port: int
+) -> dict[str, str]:
+    """The children's environment: the allowlisted variables of `shell`, then the demo's own."""
+    env = {name: shell[name] for name in INHERITED if name in shell}
+    env.update(
+        VAR_DIR=str(var_dir),
+        DATABASE_URL=f"sqlite:///{var_dir / 'passemarche.sqlite3'}",
+        PUBLIC_BASE_URL=base_url,
+        ALLOW_PRIVATE_WEBHOOK_TARGETS="1",
+        WEBHOOK_RETRY_DELAYS="2,5,10",
+        API_ENTREPRISE_BASE_URL=f"http://127.0.0.1:{api_port}",
+        API_ENTREPRISE_TOKEN=SANDBOX_TOKEN,
+        BODACC_BASE_URL=f"http://127.0.0.1:{bodacc_port}",
+        PYTHONUNBUFFERED="1",
+        GUNICORN_CMD_ARGS="--no-control-socket",
+    )
+    return env
+
+
+def replicas_command(api_port: int, bodacc_port: int) -> list[str]:
+    """The API Entreprise and BODACC replicas, with the token the service is given (explicit:
+    never the replica's default, nor SANDBOX_API_ENTREPRISE_TOKEN from anywhere)."""
+    return [
+        str(BIN / "python"),
+        "-m",
+        "passemarche.sandbox",
+        "--api-port",
+        str(api_port),
+        "--bodacc-port",
+        str(bodacc_port),
+        "--token",
+        SANDBOX_TOKEN,
+    ]
+
+
+def bodacc_is_up(response: requests.Response) -> bool:
+    """The BODACC replica's records endpoint: 200 with its JSON."""
+    try:
+        return response.status_code == 200 and "total_count" in response.json()
+    except ValueError:
+        return False
+
+
+def ensure_port_free(port: int, what: str) -> None:
+    if not port_is_free(port):
+        raise DemoFailed(f"port {port} ({what}) is already in use: free it or choose another")
+
+
+def check_documents(attestation: Path, package: Path) -> list[str]:
+    """The PDF and the ZIP are sound, and the ZIP holds a document the pre-fill fetched from
+    the API Entreprise replica (`documents/api_…`); their members."""
+    if not attestation.read_bytes().startswith(b"%PDF-"):
+        raise DemoFailed(f"{attestation} is not a PDF")
+    with zipfile.ZipFile(package) as archive:
+        if archive.testzip() is not None:
+            raise DemoFailed(f"{package} is corrupt")
+        members = archive.namelist()
+    if not any(name.startswith("documents/api_") for name in members):
+        raise DemoFailed(
+            f"{package} has no documents/api_… member: the pre-fill from the API Entreprise "
+            f"replica did not happen (see the service's log)"
+        )
+    return members
+
+
 def _cli(env: dict[str, str], *args: str) -> str:
     import subprocess
 
@@ -152,8 +212,14 @@ def _processes() -> Iterator[list[Process]]:
     try:
         yield started
     finally:
-        for process in reversed(started):
-            process.stop()
+        # A second Ctrl-C (or SIGHUP after SIGTERM) must not cut the stopping short.
+        previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in STOP_SIGNALS}
+        try:
+            for process in reversed(started):
+                process.stop()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def main() -> int:
@@ -169,19 +235,14 @@ def main() -> int:
     api_port, bodacc_port = _port("DEMO_API_ENTREPRISE_PORT"), _port("DEMO_BODACC_PORT")
     base_url = f"http://127.0.0.1:{port}"
     editor_url = f"http://127.0.0.1:{editor_port}"
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
-    env.update(
-        VAR_DIR=str(VAR_DIR),
-        DATABASE_URL=f"sqlite:///{VAR_DIR / 'passemarche.sqlite3'}",
-        PUBLIC_BASE_URL=base_url,
-        ALLOW_PRIVATE_WEBHOOK_TARGETS="1",
-        WEBHOOK_RETRY_DELAYS="2,5,10",
-        API_ENTREPRISE_BASE_URL=f"http://127.0.0.1:{api_port}",
-        API_ENTREPRISE_TOKEN="sandbox-token",  # noqa: S106  (the replica's documented token)
-        BODACC_BASE_URL=f"http://127.0.0.1:{bodacc_port}",
-        PYTHONUNBUFFERED="1",
-        GUNICORN_CMD_ARGS="--no-control-socket",
-    )
+    env = demo_env(os.environ, VAR_DIR, base_url, api_port, bodacc_port)
+    for checked, what in (
+        (port, "service"),
+        (editor_port, "sandbox editor"),
+        (api_port, "API Entreprise replica"),
+        (bodacc_port, "BODACC replica"),
+    ):
+        ensure_port_free(checked, what)
     print(f"Passe Marché demo: service {base_url}, sandbox editor {editor_url}")
     print(f"Logs under {logs.relative_to(ROOT)}/, documents into {OUTPUT_DIR.relative_to(ROOT)}/")
 
@@ -210,21 +271,12 @@ def main() -> int:
 
         def start_replicas() -> None:
             process = Process(
-                "replicas",
-                [
-                    str(BIN / "python"),
-                    "-m",
-                    "passemarche.sandbox",
-                    "--api-port",
-                    str(api_port),
-                    "--bodacc-port",
-                    str(bodacc_port),
-                ],
-                env,
-                logs / "sandbox.log",
+                "replicas", replicas_command(api_port, bodacc_port), env, logs / "sandbox.log"
             )
             running.append(process)
-            process.wait_until_up(f"http://127.0.0.1:{bodacc_port}/")
+            process.wait_until_up(
+                f"http://127.0.0.1:{bodacc_port}{BODACC_RECORDS_PATH}", accept=bodacc_is_up
+            )
 
         def start_editor() -> None:
             editor_env = {
@@ -247,7 +299,7 @@ def main() -> int:
                 logs / "sandbox-editor.log",
             )
             running.append(process)
-            process.wait_until_up(f"{editor_url}/up")
+            process.wait_until_up(f"{editor_url}/up", accept=json_ok)
 
         def start_service() -> None:
             process = Process(
@@ -257,7 +309,8 @@ def main() -> int:
                 logs / "service.log",
             )
             running.append(process)
-            process.wait_until_up(f"{base_url}/up", timeout=60)
+            # Only then are the editor's credentials sent to it.
+            process.wait_until_up(f"{base_url}/up", timeout=60, accept=service_is_up)
 
         steps.run("API Entreprise and BODACC replicas", start_replicas)
         steps.run("Sandbox editor", start_editor)
@@ -326,15 +379,10 @@ def main() -> int:
             ),
         )
 
-        def check_documents() -> list[str]:
-            if not attestation.path.read_bytes().startswith(b"%PDF-"):
-                raise DemoFailed(f"{attestation.path} is not a PDF")
-            with zipfile.ZipFile(package.path) as archive:
-                if archive.testzip() is not None:
-                    raise DemoFailed(f"{package.path} is corrupt")
-                return archive.namelist()
-
-        members = steps.run("Check the PDF and the ZIP", check_documents)
+        members = steps.run(
+            "Check the PDF and the ZIP (with a document the pre-fill fetched)",
+            lambda: check_documents(attestation.path, package.path),
+        )
         client.close()
         _summary(steps, market_webhook, application_webhook, attestation, package, members)
         if os.environ.get("DEMO_KEEP") == "1":
@@ -377,11 +425,20 @@ def _summary(
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM too: unwind, so that every child process is stopped
+    raise KeyboardInterrupt  # SIGTERM and SIGHUP too: unwind, so that every child is stopped
+
+
+def install_signal_handlers() -> None:
+    """The children run in sessions of their own (a Ctrl-C reaches only the demo, which stops
+    them in order), so no signal reaches them when the terminal closes: the demo must."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _interrupt)
 
 
 def entrypoint() -> int:
-    signal.signal(signal.SIGTERM, _interrupt)
+    install_signal_handlers()
+    # The client library prints nothing by itself: its warnings (a call retried) are shown here.
+    logging.basicConfig(level=logging.WARNING, format="       %(name)s: %(message)s")
     try:
         return main()
     except KeyboardInterrupt:

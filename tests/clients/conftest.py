@@ -24,7 +24,7 @@ from passemarche_client import PasseMarcheClient, RetryPolicy
 from passemarche_client.sandbox_editor import EditorSettings, create_app
 from werkzeug.serving import make_server
 
-from demo.processes import Process, free_port
+from demo.processes import Process, free_port, service_is_up
 
 BIN = Path(sys.executable).parent
 _SCRUBBED = (
@@ -264,7 +264,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         var / "service.log",
     )  # fmt: skip
     try:
-        service.wait_until_up(f"{stack.base_url}/up", timeout=60)
+        service.wait_until_up(f"{stack.base_url}/up", timeout=60, accept=service_is_up)
         yield stack
     finally:
         service.stop()
@@ -297,7 +297,7 @@ def service_without_sources(
         var / "service.log",
     )  # fmt: skip
     try:
-        service.wait_until_up(f"{bare.base_url}/up", timeout=60)
+        service.wait_until_up(f"{bare.base_url}/up", timeout=60, accept=service_is_up)
         yield bare
     finally:
         service.stop()
