@@ -134,3 +134,23 @@ def test_the_sandbox_editor_processes_the_retry_of_a_webhook_it_failed_to_store(
     assert again.json == {"status": "duplicate"}
     listed = browser.get("/api/webhooks").json["webhooks"]
     assert [(w["webhook_id"], w["verified"]) for w in listed] == [("m1", True)]
+
+
+def test_the_sandbox_editor_says_when_the_service_cannot_be_reached():
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(EditorSettings(webhook_secret="s", base_url=f"http://127.0.0.1:{port}",
+                                    client_id="id", client_secret="secret"))  # fmt: skip
+    browser = app.test_client()
+    home = browser.get("/").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', home).group(1)
+    page = browser.post(
+        "/markets/VR-2026-AAAAAAAAAAAA/applications",
+        data={"csrf_token": csrf},
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    assert "Le service n’a pas pu être joint" in page.get_data(as_text=True)

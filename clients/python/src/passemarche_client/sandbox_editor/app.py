@@ -195,6 +195,9 @@ def create_app(settings: EditorSettings) -> Flask:
         except ApiError as error:
             session["message"] = f"Refusé par l’API : {'; '.join(error.messages)}"
             return redirect("/", code=303)
+        except PasseMarcheError as error:  # the service unreachable, or an unreadable answer
+            session["message"] = f"Le service n’a pas pu être joint : {error}"
+            return redirect("/", code=303)
         with state.lock:
             state.markets[created.identifier] = created.configuration_url
         session["message"] = f"Marché {created.identifier} créé."
@@ -210,6 +213,9 @@ def create_app(settings: EditorSettings) -> Flask:
             )
         except ApiError as error:
             session["message"] = f"Refusé par l’API : {'; '.join(error.messages)}"
+            return redirect("/", code=303)
+        except PasseMarcheError as error:  # the service unreachable, or an unreadable answer
+            session["message"] = f"Le service n’a pas pu être joint : {error}"
             return redirect("/", code=303)
         with state.lock:
             state.applications[created.identifier] = (identifier, created.application_url)
