@@ -313,6 +313,7 @@ prefill_fetches = Table(
     Column("finished_at", UtcDateTime),
     Column("filled", Integer, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("runs", Integer, nullable=False, server_default="1"),
 )
 
 mapper_registry = registry(metadata=metadata)

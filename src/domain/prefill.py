@@ -122,6 +122,9 @@ class CompanyQuery:
         return self.siret[:9]
 
 
+MAX_FETCH_RUNS = 3  # a failed source may be asked again twice: the APIs are not hammered
+
+
 @dataclass(eq=False)
 class SourceFetch:
     """One source's fetch for one application."""
@@ -133,6 +136,7 @@ class SourceFetch:
     deadline: datetime
     finished_at: datetime | None = None
     filled: int = 0  # how many attributes it filled
+    runs: int = 1  # 1, plus the candidate's « Relancer »
 
     @property
     def is_finished(self) -> bool:
@@ -149,6 +153,22 @@ class SourceFetch:
         self.status = outcome.value
         self.finished_at = now
         self.filled = filled
+
+    @property
+    def may_run_again(self) -> bool:
+        return self.status == FetchStatus.FAILED.value and self.runs < MAX_FETCH_RUNS
+
+    def run_again(self, now: datetime, deadline: datetime) -> bool:
+        """A failed fetch asked again (a transient outage may be over). False when not allowed."""
+        if not self.may_run_again:
+            return False
+        self.status = FetchStatus.PENDING.value
+        self.created_at = now
+        self.deadline = deadline
+        self.finished_at = None
+        self.filled = 0
+        self.runs += 1
+        return True
 
     def expire(self, now: datetime) -> bool:
         """Past the global deadline and still waiting: failed. True when it changed."""

@@ -96,9 +96,13 @@ def _fetch_company_data(
     return {"source": source, "status": status or "skipped"}
 
 
-def _lookup_buyer_name(container: Container, market_identifier: str) -> Mapping[str, Any] | None:
-    name = prefill.lookup_buyer_name(container.uow(), container.data_sources, market_identifier)
-    return {"market": market_identifier, "found": name is not None}
+def _lookup_buyer_name(
+    container: Container, market_identifier: str, attempt: str = "1"
+) -> Mapping[str, Any] | None:
+    name = prefill.lookup_buyer_name(
+        container.uow(), container.data_sources, market_identifier, container.jobs, int(attempt)
+    )
+    return {"market": market_identifier, "found": name is not None, "attempt": int(attempt)}
 
 
 HANDLERS: dict[str, Handler] = {

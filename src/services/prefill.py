@@ -104,6 +104,33 @@ def start_prefill(
     return True
 
 
+def run_source_again(
+    uow: AbstractUnitOfWork,
+    clock: Clock,
+    jobs: JobQueue,
+    sources: CompanyDataSource,
+    identifier: str,
+    source: str,
+    deadline: timedelta,
+) -> bool:
+    """The candidate's « Relancer » on a failed source (at most `MAX_FETCH_RUNS` runs in all).
+    Answers typed meanwhile stay the candidate's. False when it may not run again."""
+    now = clock.now()
+    with uow:
+        application = uow.applications.get(identifier)
+        fetch = uow.prefill.get(identifier, source)
+        if application is None or application.is_completed or fetch is None:
+            return False
+        if not sources.covers(source) or not fetch.run_again(now, now + deadline):
+            return False
+        try:
+            uow.commit()
+        except ConflictError:
+            return False  # asked twice at the same moment: the other one runs it
+    jobs.enqueue(FETCH_COMPANY_DATA, identifier, source)
+    return True
+
+
 @dataclass
 class _Prepared:
     """What a source's answer will write, once its documents are stored."""
@@ -314,6 +341,7 @@ class SourceStatusView:
     label: str
     status: str
     filled: int
+    may_run_again: bool = False
 
     @property
     def is_finished(self) -> bool:
@@ -360,10 +388,17 @@ def prefill_view(uow: AbstractUnitOfWork, clock: Clock, identifier: str) -> Pref
         fetches.sort(key=lambda f: order.index(f.source) if f.source in order else len(order))
         return PrefillView(
             tuple(
-                SourceStatusView(f.source, source_label(f.source), f.status, f.filled)
+                SourceStatusView(
+                    f.source, source_label(f.source), f.status, f.filled, f.may_run_again
+                )
                 for f in fetches
             )
         )
+
+
+# A failed lookup (a timeout, a 5xx after the adapter's own retry) is tried again later; a
+# company INSEE does not know, or a source not configured, is not.
+BUYER_NAME_RETRY_DELAYS = (60, 600, 3600)
 
 
 def schedule_buyer_name_lookup(
@@ -374,9 +409,14 @@ def schedule_buyer_name_lookup(
 
 
 def lookup_buyer_name(
-    uow: AbstractUnitOfWork, sources: CompanyDataSource, market_identifier: str
+    uow: AbstractUnitOfWork,
+    sources: CompanyDataSource,
+    market_identifier: str,
+    jobs: JobQueue | None = None,
+    attempt: int = 1,
 ) -> str | None:
-    """The buyer's name from INSEE (its raison sociale); kept on the market. None when unknown."""
+    """The buyer's name from INSEE (its raison sociale); kept on the market. None when unknown.
+    With `jobs`, a failed attempt is queued again after `BUYER_NAME_RETRY_DELAYS`."""
     with uow:
         market = uow.markets.get(market_identifier)
         if market is None or market.buyer_name:
@@ -392,6 +432,10 @@ def lookup_buyer_name(
     name = (value.text or "").strip()[:255] if value is not None else ""
     if not name:
         log.info("buyer name not found", extra={"fields": {"outcome": report.outcome.value}})
+        if report.outcome is FetchStatus.FAILED and jobs is not None:
+            if attempt <= len(BUYER_NAME_RETRY_DELAYS):
+                delay = timedelta(seconds=BUYER_NAME_RETRY_DELAYS[attempt - 1])
+                jobs.enqueue(LOOKUP_BUYER_NAME, market_identifier, str(attempt + 1), delay=delay)
         return None
     with uow:
         uow.markets.record_buyer_name(market_identifier, name)

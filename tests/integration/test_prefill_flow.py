@@ -314,3 +314,25 @@ def test_skipping_the_status_page_still_starts_the_fetch(
     assert container.jobs.drain(JOBS_TIMEOUT)  # type: ignore[attr-defined]
     assert status(candidate)["finished"] is True
     assert "attestation_vigilance" in candidate.get(EXCLUSION).main_text
+
+
+def test_a_failed_source_can_be_asked_again_from_the_status_page(
+    app: Any, container: Container, editor: Any, market: str
+) -> None:
+    candidate = apply(app, editor, market, FAILING_SIRET)
+    page = confirm_identity(candidate, container)
+    assert "Relancer" in page.main_text
+    response = candidate.post("prefill/run_again", {"source": "insee"})
+    assert redirect_path(response) == candidate.url("prefill")
+    assert "Nouvelle tentative : INSEE — répertoire Sirene." in candidate.get("prefill").main_text
+    assert container.jobs.drain(JOBS_TIMEOUT)  # type: ignore[attr-defined]
+    statuses = {s["source"]: s["status"] for s in status(candidate)["sources"]}
+    assert statuses["insee"] == "failed"  # the replica still answers 500
+    candidate.post("prefill/run_again", {"source": "insee"})
+    assert container.jobs.drain(JOBS_TIMEOUT)  # type: ignore[attr-defined]
+    refused = candidate.post("prefill/run_again", {"source": "insee"})  # a fourth run
+    assert "ne peut pas être interrogée à nouveau" in candidate.follow(refused).main_text
+    assert candidate.post("prefill/run_again", {"source": "insee"}, csrf=False).status_code in (
+        400,
+        403,
+    )

@@ -433,3 +433,62 @@ def test_a_bodacc_finding_replaces_the_candidates_answer_and_keeps_their_words(w
     answer = store.answers[(app_id, LIQUIDATION)]
     assert answer.origin == "prefilled" and answer.value["choice"] == "oui"
     assert answer.value["explanation"] == "Redressement clos en 2024."
+
+
+def test_a_failed_buyer_name_lookup_is_tried_again_later_a_few_times(world):
+    store, clock, uow, app_id = world
+    market_id = store.applications[app_id].market_identifier
+    jobs = RecordingJobQueue()
+    failing = FakeSources({"insee": SourceReport(FetchStatus.FAILED)})
+    assert prefill.lookup_buyer_name(uow(), failing, market_id, jobs) is None
+    assert jobs.calls == [("lookup_buyer_name", (market_id, "2"), timedelta(seconds=60))]
+    prefill.lookup_buyer_name(uow(), failing, market_id, jobs, attempt=4)
+    assert len(jobs.calls) == 1  # the last attempt: no more
+    unknown = FakeSources({"insee": SourceReport(FetchStatus.NOT_FOUND)})
+    prefill.lookup_buyer_name(uow(), unknown, market_id, jobs)
+    assert len(jobs.calls) == 1  # INSEE does not know it: asking again changes nothing
+
+
+def test_a_failed_source_may_be_asked_again_twice_and_fill_then(world):
+    store, clock, uow, app_id = world
+    sources = FakeSources({"insee": SourceReport(FetchStatus.FAILED)})
+    start(world, sources)
+    run(world, sources, "insee")
+    jobs = RecordingJobQueue()
+
+    def again():
+        return prefill.run_source_again(
+            uow(), clock, jobs, sources, app_id, "insee", timedelta(seconds=60)
+        )
+
+    assert prefill.prefill_view(uow(), clock, app_id).sources[0].may_run_again
+    sources.reports["insee"] = INSEE  # the outage is over
+    assert again()
+    assert jobs.jobs == [("fetch_company_data", (app_id, "insee"))]
+    assert store.prefill[(app_id, "insee")].status == "pending"
+    assert run(world, sources, "insee") == "completed"
+    assert store.answers[(app_id, COMPANY)].origin == "prefilled"
+    assert not again()  # completed: nothing to ask again
+
+
+def test_asking_again_is_limited_and_only_for_failed_configured_sources(world):
+    store, clock, uow, app_id = world
+    sources = FakeSources({"insee": SourceReport(FetchStatus.FAILED)})
+    start(world, sources)
+    jobs = RecordingJobQueue()
+
+    def again(source="insee"):
+        return prefill.run_source_again(
+            uow(), clock, jobs, sources, app_id, source, timedelta(seconds=60)
+        )
+
+    assert not again()  # still pending: not failed
+    run(world, sources, "insee")
+    assert again()
+    run(world, sources, "insee")
+    assert again()
+    run(world, sources, "insee")
+    assert not again()  # three runs in all
+    assert store.prefill[(app_id, "insee")].runs == 3
+    assert not again("rne")  # not configured: unavailable, not failed
+    assert not again("nope")

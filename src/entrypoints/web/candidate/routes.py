@@ -181,6 +181,27 @@ def _prefill(app: CandidateApplication, key: str) -> ResponseReturnValue:
     return _render("candidate/prefill.html", app, key, prefill=view, errors={})
 
 
+@blp.route("/<identifier>/prefill/run_again", methods=["POST"])
+def prefill_run_again(identifier: str) -> ResponseReturnValue:
+    """« Relancer » a failed source from the status page."""
+    require_capability(PURPOSE, identifier)
+    container = _container()
+    source = request.form.get("source", "")
+    if prefill.run_source_again(
+        container.uow(),
+        container.clock,
+        container.jobs,
+        container.data_sources,
+        identifier,
+        source,
+        timedelta(seconds=container.config.prefill_deadline_seconds),
+    ):
+        flash(f"Nouvelle tentative : {labels.source(source)}.", "info")
+    else:
+        flash("Cette source ne peut pas être interrogée à nouveau.", "warning")
+    return redirect(_url(identifier, "prefill"), code=303)
+
+
 @blp.route("/<identifier>/prefill/status", methods=["GET"])
 def prefill_status(identifier: str) -> ResponseReturnValue:
     """The status page's polling endpoint (JSON)."""
