@@ -80,9 +80,11 @@ _SIRET = re.compile(r"^\d{14}$")
 _SIREN = re.compile(r"^\d{9}$")
 
 
-def _tiny_pdf(text: str = "Passe Marche - document du bac a sable API Entreprise") -> bytes:
-    """A minimal valid one-page PDF (correct xref offsets), ``%PDF-1.4`` ... ``%%EOF``."""
-    stream = f"BT /F1 12 Tf 50 750 Td ({text}) Tj ET".encode("latin-1")
+def tiny_pdf(text: str = "Passe Marche - document du bac a sable API Entreprise") -> bytes:
+    """A minimal valid one-page PDF (correct xref offsets), ``%PDF-1.4`` ... ``%%EOF``; the text
+    in ASCII (other characters become ``?``: Helvetica's base encoding is not used)."""
+    safe = text.encode("ascii", "replace").decode().replace("(", "[").replace(")", "]")
+    stream = f"BT /F1 12 Tf 50 750 Td ({safe}) Tj ET".encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -104,7 +106,7 @@ def _tiny_pdf(text: str = "Passe Marche - document du bac a sable API Entreprise
     return bytes(out)
 
 
-SAMPLE_PDF = _tiny_pdf()  # built once at import
+SAMPLE_PDF = tiny_pdf()  # built once at import
 
 
 @cache

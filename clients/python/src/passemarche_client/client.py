@@ -178,18 +178,11 @@ class PasseMarcheClient:
             fields["lot_limit"] = lot_limit
         if provider_user_id is not None:
             fields["provider_user_id"] = provider_user_id
-        response = self._send(
-            "POST",
+        return self._create(
             "/api/v1/public_markets",
-            json={"public_market": fields},
-            idempotency_key=idempotency_key or str(uuid.uuid4()),
-            expected=CREATED,
-        )
-        replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
-        return _parse(
-            response,
-            "POST /api/v1/public_markets",
-            lambda body: CreatedMarket(
+            {"public_market": fields},
+            idempotency_key,
+            lambda body, replayed: CreatedMarket(
                 identifier=str(body["identifier"]),
                 configuration_url=str(body["configuration_url"]),
                 replayed=replayed,
@@ -218,24 +211,35 @@ class PasseMarcheClient:
             fields["siret"] = siret
         if provider_user_id is not None:
             fields["provider_user_id"] = provider_user_id
-        path = f"/api/v1/public_markets/{_segment(market_identifier)}/market_applications"
-        response = self._send(
-            "POST",
-            path,
-            json={"market_application": fields},
-            idempotency_key=idempotency_key or str(uuid.uuid4()),
-            expected=CREATED,
-        )
-        replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
-        return _parse(
-            response,
-            f"POST {path}",
-            lambda body: CreatedApplication(
+        return self._create(
+            f"/api/v1/public_markets/{_segment(market_identifier)}/market_applications",
+            {"market_application": fields},
+            idempotency_key,
+            lambda body, replayed: CreatedApplication(
                 identifier=str(body["identifier"]),
                 application_url=str(body["application_url"]),
                 replayed=replayed,
             ),
         )
+
+    def _create(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        idempotency_key: str | None,
+        build: Callable[[dict[str, Any], bool], T],
+    ) -> T:
+        """A POST that creates: one `Idempotency-Key` for every attempt (a retried POST never
+        creates twice), 201 expected (200 for a replay), the typed result."""
+        response = self._send(
+            "POST",
+            path,
+            json=payload,
+            idempotency_key=idempotency_key or str(uuid.uuid4()),
+            expected=CREATED,
+        )
+        replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
+        return _parse(response, f"POST {path}", lambda body: build(body, replayed))
 
     def get_application(self, identifier: str) -> Application:
         """`GET /api/v1/market_applications/{identifier}`."""
