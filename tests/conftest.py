@@ -27,10 +27,9 @@ def service_unavailable(what: str, error: Exception) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database of its own for this test run, migrated to head, dropped at the end."""
-    from passemarche.adapters.database import upgrade_database
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """Yields the URL of a new, empty database on the test server, dropped afterwards (skipped,
+    or failed under CI, when the server is not there)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -41,17 +40,25 @@ def postgres_url() -> Iterator[str]:
     except Exception as error:  # noqa: BLE001  (any failure: the server is not there)
         admin.dispose()
         service_unavailable("PostgreSQL at " + POSTGRES_ADMIN_URL, error)
-    name = f"pm_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade_database(url)
-        yield url
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own for this test run, migrated to head, dropped at the end."""
+    from passemarche.adapters.database import upgrade_database
+
+    for url in fresh_postgres_database("pm_test"):
+        upgrade_database(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

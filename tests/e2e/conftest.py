@@ -177,13 +177,11 @@ class Server:
         self._log.close()
 
 
-@pytest.fixture
-def server_env(postgres_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
-    """The environment of every process of one test: its own var/ and rate-limit key prefix."""
+def process_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    """The environment of a process under test: the shell's, minus what would change what the
+    server does, plus its own var/, rate-limit key prefix and `values` (its database…)."""
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
     env.update(
-        DATABASE_URL=postgres_url,
-        REDIS_URL=redis_url,
         SECRET_KEY="test",
         VAR_DIR=str(tmp_path / "var"),
         PASSEMARCHE_ENV="test",
@@ -194,7 +192,14 @@ def server_env(postgres_url: str, redis_url: str, tmp_path: Path) -> dict[str, s
         # gunicorn of the user: a test server has no business there.
         GUNICORN_CMD_ARGS="--no-control-socket",
     )
+    env.update(values)
     return env
+
+
+@pytest.fixture
+def server_env(postgres_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of every process of one test, on PostgreSQL and Redis."""
+    return process_env(tmp_path, DATABASE_URL=postgres_url, REDIS_URL=redis_url)
 
 
 @pytest.fixture

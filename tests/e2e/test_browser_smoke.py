@@ -7,15 +7,13 @@ The server is `passemarche serve` (gunicorn) on a SQLite database of its own; Ch
 
 from __future__ import annotations
 
-import os
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.e2e import browser
-from tests.e2e.conftest import _SCRUBBED, PASSEMARCHE
+from tests.e2e.conftest import PASSEMARCHE, process_env
 
 pytestmark = [pytest.mark.e2e]
 
@@ -23,17 +21,7 @@ pytestmark = [pytest.mark.e2e]
 @pytest.fixture
 def server_env(tmp_path: Path) -> dict[str, str]:
     """The e2e conftest's environment, on a migrated SQLite file instead of PostgreSQL/Redis."""
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'passemarche.sqlite3'}",
-        SECRET_KEY="test",
-        VAR_DIR=str(tmp_path / "var"),
-        PASSEMARCHE_ENV="test",
-        RATE_LIMIT_KEY_PREFIX=f"e2e-{uuid.uuid4().hex[:12]}",
-        LOG_LEVEL="INFO",
-        PYTHONUNBUFFERED="1",
-        GUNICORN_CMD_ARGS="--no-control-socket",
-    )
+    env = process_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'passemarche.sqlite3'}")
     subprocess.run(
         [str(PASSEMARCHE), "db", "upgrade"], env=env, check=True, capture_output=True, timeout=60
     )
@@ -60,7 +48,8 @@ def test_an_unknown_page_shows_the_french_error_page_styled_by_the_dsfr(
 
     # The DSFR stylesheet loaded and applies (Marianne font); no other file was missing.
     stylesheets = [r for r in responses if r.request.resource_type == "stylesheet"]
-    assert [(r.status, r.url.rsplit("/", 1)[-1]) for r in stylesheets] == [
+    # (sorted: the two stylesheets load in parallel, in either order)
+    assert sorted((r.status, r.url.rsplit("/", 1)[-1]) for r in stylesheets) == [
         (200, "dsfr.min.css"),
         (200, "pages.css"),
     ]

@@ -21,12 +21,10 @@ import csv
 import hashlib
 import hmac
 import json
-import os
 import re
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,7 +36,7 @@ import pytest
 
 from tests.e2e import browser
 from tests.e2e.browser import screenshot
-from tests.e2e.conftest import _SCRUBBED, PASSEMARCHE, Server
+from tests.e2e.conftest import PASSEMARCHE, Server, process_env
 
 pytestmark = [pytest.mark.e2e]
 
@@ -133,16 +131,9 @@ def _cli(env: dict[str, str], *args: str) -> str:
 @pytest.fixture
 def server_env(tmp_path: Path) -> dict[str, str]:
     """A migrated SQLite file with the published catalogue; webhooks may go to 127.0.0.1."""
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-    env.update(
+    env = process_env(
+        tmp_path,
         DATABASE_URL=f"sqlite:///{tmp_path / 'passemarche.sqlite3'}",
-        SECRET_KEY="test",
-        VAR_DIR=str(tmp_path / "var"),
-        PASSEMARCHE_ENV="test",
-        RATE_LIMIT_KEY_PREFIX=f"e2e-{uuid.uuid4().hex[:12]}",
-        LOG_LEVEL="INFO",
-        PYTHONUNBUFFERED="1",
-        GUNICORN_CMD_ARGS="--no-control-socket",
         ALLOW_PRIVATE_WEBHOOK_TARGETS="1",
     )
     _cli(env, "db", "upgrade")

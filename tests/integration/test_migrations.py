@@ -7,7 +7,6 @@ disturbs the database the rest of the run shares.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,9 @@ from passemarche.adapters.database import (
     upgrade_database,
 )
 from passemarche.adapters.orm import metadata
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
 
-from tests.conftest import POSTGRES_ADMIN_URL, service_unavailable
+from tests.conftest import fresh_postgres_database
 
 ORM_TABLES = set(metadata.tables)
 
@@ -37,26 +35,7 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
         return
-    yield from _fresh_postgres_database()
-
-
-def _fresh_postgres_database() -> Iterator[str]:
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as error:  # noqa: BLE001  (any failure: the server is not there)
-        admin.dispose()
-        service_unavailable("PostgreSQL at " + POSTGRES_ADMIN_URL, error)
-    name = f"pm_migrations_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from fresh_postgres_database("pm_migrations")
 
 
 def schema_differences(url: str) -> list[Any]:
