@@ -174,7 +174,8 @@ def _prefill(app: CandidateApplication, key: str) -> ResponseReturnValue:
     if app.siret is None:
         flash("Indiquez d’abord le SIRET de votre entreprise.", "info")
         return redirect(_url(app.identifier, "company_identification"))
-    _start_prefill(app.identifier)  # a SIRET given by the editor: started on the first visit
+    if not app.prefill:  # a SIRET given by the editor: started on the first visit
+        _start_prefill(app.identifier)
     view = prefill.prefill_view(_container().uow(), _container().clock, app.identifier)
     if request.method == "POST" and view.finished:
         return _next(app, key)

@@ -192,11 +192,8 @@ def create_app(settings: EditorSettings) -> Flask:
                 market_type_codes=request.form.getlist("market_type_codes"),
                 lot_name=request.form.get("lot_name", "").strip() or None,
             )
-        except ApiError as error:
-            session["message"] = f"Refusé par l’API : {'; '.join(error.messages)}"
-            return redirect("/", code=303)
-        except PasseMarcheError as error:  # the service unreachable, or an unreadable answer
-            session["message"] = f"Le service n’a pas pu être joint : {error}"
+        except PasseMarcheError as error:
+            session["message"] = _failure_message(error)
             return redirect("/", code=303)
         with state.lock:
             state.markets[created.identifier] = created.configuration_url
@@ -211,11 +208,8 @@ def create_app(settings: EditorSettings) -> Flask:
             created = client.create_application(
                 identifier, siret=request.form.get("siret", "").strip() or None
             )
-        except ApiError as error:
-            session["message"] = f"Refusé par l’API : {'; '.join(error.messages)}"
-            return redirect("/", code=303)
-        except PasseMarcheError as error:  # the service unreachable, or an unreadable answer
-            session["message"] = f"Le service n’a pas pu être joint : {error}"
+        except PasseMarcheError as error:
+            session["message"] = _failure_message(error)
             return redirect("/", code=303)
         with state.lock:
             state.applications[created.identifier] = (identifier, created.application_url)
@@ -293,3 +287,10 @@ def _matches(webhook: ReceivedWebhook, match: dict[str, str]) -> bool:
         "application_identifier": (payload.get("market_application") or {}).get("identifier"),
     }
     return all(flat.get(key) == value for key, value in match.items())
+
+
+def _failure_message(error: PasseMarcheError) -> str:
+    """What the page says when a call to the service fails."""
+    if isinstance(error, ApiError):
+        return f"Refusé par l’API : {'; '.join(error.messages)}"
+    return f"Le service n’a pas pu être joint : {error}"  # unreachable, or an unreadable answer
